@@ -1,0 +1,26 @@
+# mgi-pipeline: TCGA RNA-seq + FLAIR MRI -> MGI pre-training, segmentation, Table 1.
+# Run: snakemake --cores 2 (the demo; see README.md for the real cohort and the SLURM profile).
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/demo.smk"
+include: "rules/download.smk"
+include: "rules/expression.smk"
+include: "rules/imaging.smk"
+include: "rules/cohort.smk"
+include: "rules/pretrain.smk"
+include: "rules/finetune.smk"
+include: "rules/evaluate.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_targets(),

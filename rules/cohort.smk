@@ -1,0 +1,25 @@
+# Pair images with RNA-seq by case barcode; patient-level train/test split.
+
+
+rule cohort_split:
+    input:
+        files=f"{GDC_DIR}/files.tsv",
+        index=f"{STORE}/index.parquet",
+        clinical=CLINICAL,
+    output:
+        paired=f"{COHORT}/paired.tsv",
+        unpaired=f"{COHORT}/unpaired.tsv",
+        split=SPLIT,
+    log:
+        "logs/cohort/split.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        split=config["split"],
+    script:
+        "../workflow/scripts/cohort_split.py"
+
+
+TARGETS += [SPLIT]

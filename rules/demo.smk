@@ -1,0 +1,22 @@
+# The embedded demo cohort, in the real formats (STAR-Counts TSVs, files.tsv, NIfTI volumes).
+
+
+rule demo_synthesize:
+    output:
+        files="resources/demo/gdc/files.tsv",
+        manifest="resources/demo/gdc/manifest.tsv",
+        clinical="resources/demo/cases.parquet",
+        sheet=DEMO_SHEET,
+    log:
+        "logs/demo/synthesize.log",
+    benchmark:
+        "logs/demo/synthesize.bench.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        demo=config["demo"],
+        out="resources/demo",
+    script:
+        "../workflow/scripts/demo_synthesize.py"

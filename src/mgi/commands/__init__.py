@@ -1,0 +1,1 @@
+"""Sub-commands of ``mgi``: one module per stage, each with ``register(subparsers)``."""

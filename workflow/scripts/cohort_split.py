@@ -1,0 +1,19 @@
+"""Snakemake adapter: pair by case barcode and split by patient (mgi.cohort.build)."""
+
+from mgi.cohort import build
+from mgi.logsetup import script_logging
+
+script_logging(snakemake.log[0])
+cfg = snakemake.params.split
+build(
+    snakemake.input.files,
+    snakemake.input.index,
+    paired_out=snakemake.output.paired,
+    unpaired_out=snakemake.output.unpaired,
+    split_out=snakemake.output.split,
+    test_fraction=cfg["test_fraction"],
+    folds=cfg["folds"],
+    seed=cfg["seed"],
+    clinical=snakemake.input.clinical,
+    stratify=cfg["stratify"],
+)
