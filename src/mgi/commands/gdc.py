@@ -1,0 +1,77 @@
+"""``mgi gdc download`` / ``mgi gdc cases`` / ``mgi gdc status``: the GDC API client."""
+
+from __future__ import annotations
+
+import argparse
+
+DEFAULT_API_URL = "https://api.gdc.cancer.gov"
+
+
+def _common(p: argparse.ArgumentParser, *, project: bool = True) -> None:
+    p.add_argument("--api-url", default=DEFAULT_API_URL, help="GDC API base URL")
+    if project:
+        p.add_argument("--project", default="TCGA-LGG", help="GDC project id")
+    p.add_argument("--token-file", help="GDC token file (sent as X-Auth-Token; never logged)")
+    p.add_argument("--tries", type=int, default=8, help="tries per request and per file")
+    p.add_argument("--timeout", type=float, default=60.0, help="connect/read timeout (s)")
+    p.add_argument("--backoff", type=float, default=1.0, help="first retry wait (s); doubles")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    gdc = sub.add_parser("gdc", help="download RNA-seq and clinical data from the GDC API")
+    gdc_sub = gdc.add_subparsers(dest="action", required=True)
+
+    p = gdc_sub.add_parser("download", help="a project's open STAR-Counts files + files.tsv")
+    _common(p)
+    p.add_argument("--out", required=True, help="folder for files.tsv, manifest.tsv, files")
+    p.add_argument("--processes", type=int, default=4, help="parallel downloads")
+    p.set_defaults(func=_download)
+
+    p = gdc_sub.add_parser("cases", help="a project's clinical table (Parquet)")
+    _common(p)
+    p.add_argument("--out", required=True, help="output Parquet file")
+    p.set_defaults(func=_cases)
+
+    p = gdc_sub.add_parser("status", help="check that the API answers")
+    _common(p, project=False)
+    p.set_defaults(func=_status)
+
+
+def _policy(args: argparse.Namespace):
+    from mgi.gdc import RetryPolicy
+
+    return RetryPolicy(tries=args.tries, timeout=args.timeout, backoff=args.backoff)
+
+
+def _download(args: argparse.Namespace) -> int:
+    from mgi.gdc import download_project
+
+    download_project(
+        args.out,
+        project=args.project,
+        api_url=args.api_url,
+        processes=args.processes,
+        token_file=args.token_file,
+        policy=_policy(args),
+    )
+    return 0
+
+
+def _cases(args: argparse.Namespace) -> int:
+    from mgi.gdc import download_clinical
+
+    download_clinical(
+        args.out,
+        project=args.project,
+        api_url=args.api_url,
+        token_file=args.token_file,
+        policy=_policy(args),
+    )
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from mgi.gdc import GDCClient, read_token
+
+    GDCClient(args.api_url, token=read_token(args.token_file), policy=_policy(args)).status()
+    return 0

@@ -1,0 +1,58 @@
+"""One call per pipeline step: download a project's RNA-seq, or write its clinical table."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mgi.gdc.cases import clinical_table, write_clinical
+from mgi.gdc.client import DEFAULT_API_URL, GDCClient, RetryPolicy, read_token
+from mgi.gdc.download import download_all
+from mgi.gdc.query import FileRecord, project_files, write_tables
+
+log = logging.getLogger(__name__)
+
+
+def download_project(
+    out: str | Path,
+    *,
+    project: str = "TCGA-LGG",
+    api_url: str = DEFAULT_API_URL,
+    processes: int = 4,
+    token_file: str | Path | None = None,
+    policy: RetryPolicy | None = None,
+    page_size: int = 500,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[FileRecord]:
+    """Download ``project``'s open STAR-Counts files into ``out`` and write the tables.
+
+    Writes ``<out>/<file_id>/<file_name>`` for every file, then ``<out>/files.tsv`` and
+    ``<out>/manifest.tsv`` only once every file has verified (so their presence means complete).
+    Files already present and verified are not fetched again. Raises ``RuntimeError`` naming
+    the files that could not be verified.
+    """
+    client = GDCClient(api_url, token=read_token(token_file), policy=policy)
+    client.status()
+    records = project_files(client, project, page_size=page_size)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    fetched = download_all(client, records, out, processes=processes, sleep=sleep)
+    write_tables(records, out)
+    log.info("GDC %s: %d files in %s (%d fetched now)", project, len(records), out, fetched)
+    return records
+
+
+def download_clinical(
+    out: str | Path,
+    *,
+    project: str = "TCGA-LGG",
+    api_url: str = DEFAULT_API_URL,
+    token_file: str | Path | None = None,
+    policy: RetryPolicy | None = None,
+    page_size: int = 500,
+) -> Path:
+    """Write ``project``'s clinical table (``/cases``, demographic + diagnoses) to ``out``."""
+    client = GDCClient(api_url, token=read_token(token_file), policy=policy)
+    return write_clinical(clinical_table(client, project, page_size=page_size), out)

@@ -1,0 +1,279 @@
+"""A local stand-in for the GDC API on 127.0.0.1, speaking its real response shapes.
+
+``/status``; ``POST /files`` and ``POST /cases`` (JSON ``filters``/``fields``/``expand``/``size``/
+``from``; hits projected to the dotted ``fields`` like the GDC does, ``pagination`` with
+count/total/size/from/sort/page/pages); ``GET /data/{id}`` with ``Content-Disposition`` and
+``Range`` (206 + ``Content-Range``). Faults are queued per file id (``"429"``, ``"503"``,
+``"drop"`` = close the connection half-way through the body, ``"corrupt"``, ``"ignore_range"``)
+or for the search endpoints (``api_faults``). Every request is recorded.
+Used by tests/test_gdc*.py and benchmarks/gdc_download.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import numpy as np
+
+
+class Body:
+    """File bytes: given ``data``, or ``size`` bytes of a seeded 64 KiB pattern (no big buffers)."""
+
+    def __init__(self, data: bytes | None = None, *, size: int = 0, seed: int = 0) -> None:
+        if data is None:
+            block = np.random.default_rng(seed).integers(0, 256, 1 << 16, np.uint8).tobytes()
+            self.block, self.size = block * 5, size  # 5 blocks: any 256 KiB slice is contiguous
+        else:
+            self.block, self.size = data, len(data)
+        self.period = len(self.block) if data is not None else 1 << 16
+        digest = hashlib.md5()
+        for start in range(0, self.size, 1 << 18):
+            digest.update(self.slice(start, min(self.size, start + (1 << 18))))
+        self.md5 = digest.hexdigest()
+
+    def slice(self, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)``; pattern bodies are served in pieces of <= 256 KiB."""
+        if self.size == len(self.block):
+            return self.block[start:end]
+        out = bytearray()
+        while start < end:
+            n = min(end - start, 1 << 18)
+            offset = start % self.period
+            out += self.block[offset : offset + n]
+            start += n
+        return bytes(out)
+
+
+@dataclass
+class FakeFile:
+    file_id: str
+    file_name: str
+    body: Body
+    case_id: str
+    case_submitter_id: str
+    sample_submitter_id: str
+    sample_type: str = "Primary Tumor"
+
+    def hit(self) -> dict[str, Any]:
+        """The full ``/files`` document (projected to the asked fields when served)."""
+        return {
+            "id": self.file_id,
+            "file_id": self.file_id,
+            "file_name": self.file_name,
+            "md5sum": self.body.md5,
+            "file_size": self.body.size,
+            "state": "released",
+            "access": "open",
+            "data_type": "Gene Expression Quantification",
+            "cases": [
+                {
+                    "case_id": self.case_id,
+                    "submitter_id": self.case_submitter_id,
+                    "samples": [
+                        {"submitter_id": self.sample_submitter_id, "sample_type": self.sample_type}
+                    ],
+                }
+            ],
+        }
+
+
+def star_counts(k: int, genes: int = 600) -> bytes:
+    """A small STAR-Counts-like TSV (about 40 KB)."""
+    lines = ["# gene-model: GENCODE v36", "gene_id\tgene_name\tgene_type\tunstranded"]
+    lines += [f"ENSG{g:011d}.{k}\tG{g}\tprotein_coding\t{(g * 7 + k) % 997}" for g in range(genes)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def fake_files(n: int, names: dict[int, str] | None = None) -> list[FakeFile]:
+    """``n`` small STAR-Counts files with UUID ids; ``names`` overrides some file names."""
+    names = names or {}
+    files = []
+    for k in range(n):
+        fid = str(uuid.UUID(int=k + 1, version=4))
+        files.append(
+            FakeFile(
+                file_id=fid,
+                file_name=names.get(k, f"{fid}.rna_seq.augmented_star_gene_counts.tsv"),
+                body=Body(star_counts(k)),
+                case_id=str(uuid.UUID(int=1000 + k, version=4)),
+                case_submitter_id=f"TCGA-CS-{4900 + k}",
+                sample_submitter_id=f"TCGA-CS-{4900 + k}-01A",
+            )
+        )
+    return files
+
+
+def _copy(src: Any, dst: dict, parts: list[str]) -> None:
+    """Copy the dotted path ``parts`` from ``src`` into ``dst`` (lists are walked)."""
+    key = parts[0]
+    if not isinstance(src, dict) or key not in src:
+        return
+    if len(parts) == 1:
+        dst[key] = src[key]
+    elif isinstance(src[key], list):
+        items = dst.setdefault(key, [{} for _ in src[key]])
+        for s, d in zip(src[key], items, strict=True):
+            _copy(s, d, parts[1:])
+    else:
+        _copy(src[key], dst.setdefault(key, {}), parts[1:])
+
+
+def project(doc: dict, fields: str, expand: str) -> dict:
+    """What the GDC returns for ``fields`` (comma-separated, dotted) and ``expand``."""
+    out = {"id": doc["id"]}
+    for name in filter(None, fields.split(",")):
+        _copy(doc, out, name.split("."))
+    for name in filter(None, expand.split(",")):
+        if name in doc:
+            out[name] = doc[name]
+    return out
+
+
+@dataclass
+class FakeGDC:
+    files: list[FakeFile]
+    cases: list[dict] = field(default_factory=list)
+    retry_after: str = "1"
+    faults: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    api_faults: list[int] = field(default_factory=list)
+    requests: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.by_id = {f.file_id: f for f in self.files}
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> FakeGDC:
+        threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def data_requests(self) -> list[dict]:
+        return [r for r in self.requests if r["path"].startswith("/data/")]
+
+    def search(self, endpoint: str, body: dict) -> dict:
+        docs = [f.hit() for f in self.files] if endpoint == "files" else self.cases
+        size, start = int(body.get("size", 10)), int(body.get("from", 0))
+        hits = [project(d, body.get("fields", ""), body.get("expand", "")) for d in docs]
+        page = hits[start : start + size]
+        pagination = {
+            "count": len(page),
+            "total": len(hits),
+            "size": size,
+            "from": start,
+            "sort": "",
+            "page": start // size + 1,
+            "pages": max(1, -(-len(hits) // size)),
+        }
+        return {"data": {"hits": page, "pagination": pagination}, "warnings": {}}
+
+
+def _handler(gdc: FakeGDC) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:  # keep test output clean
+            pass
+
+        def _record(self, body: Any = None) -> None:
+            with gdc.lock:
+                gdc.requests.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": body,
+                    }
+                )
+
+        def _json(self, code: int, payload: Any, headers: dict | None = None) -> None:
+            blob = json.dumps(payload).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(blob)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(blob)
+
+        def _fault(self, code: int) -> None:
+            extra = {"Retry-After": gdc.retry_after} if code in (429, 503) else {}
+            self._json(code, {"message": f"fault {code}"}, extra)
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            self._record(body)
+            endpoint = self.path.strip("/").split("?")[0]
+            with gdc.lock:
+                fault = gdc.api_faults.pop(0) if gdc.api_faults else None
+            if fault:
+                return self._fault(fault)
+            if endpoint not in ("files", "cases"):
+                return self._json(404, {"message": f"no endpoint {endpoint}"})
+            self._json(200, gdc.search(endpoint, body))
+
+        def do_GET(self) -> None:
+            self._record()
+            if self.path == "/status":
+                return self._json(
+                    200,
+                    {
+                        "status": "OK",
+                        "data_release": "Data Release 41.0",
+                        "version": 1,
+                        "tag": "fake",
+                        "commit": "0",
+                    },
+                )
+            if not self.path.startswith("/data/"):
+                return self._json(404, {"message": "not found"})
+            file = gdc.by_id.get(self.path.removeprefix("/data/"))
+            if file is None:
+                return self._json(404, {"message": "file not found"})
+            with gdc.lock:
+                queue = gdc.faults[file.file_id]
+                fault = queue.pop(0) if queue else None
+            if fault in ("429", "503"):
+                return self._fault(int(fault))
+            self._send_file(file, fault)
+
+        def _send_file(self, file: FakeFile, fault: str | None) -> None:
+            size, start = file.body.size, 0
+            rng = self.headers.get("Range")
+            if rng and fault != "ignore_range":
+                start = int(rng.removeprefix("bytes=").split("-")[0])
+                if start >= size:
+                    return self._json(416, {"message": "range not satisfiable"})
+            self.send_response(206 if start else 200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Disposition", f"attachment; filename={file.file_name}")
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("Content-Length", str(size - start))
+            if start:
+                self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
+            self.end_headers()
+            stop = start + (size - start) // 2 if fault == "drop" else size
+            for pos in range(start, stop, 1 << 18):
+                chunk = file.body.slice(pos, min(stop, pos + (1 << 18)))
+                if fault == "corrupt" and pos == start:
+                    chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
+                self.wfile.write(chunk)
+            if fault == "drop":  # the connection dies half-way through the body
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+
+    return Handler

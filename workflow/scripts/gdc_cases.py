@@ -1,0 +1,14 @@
+"""Snakemake adapter: the project's clinical table from /cases (mgi.gdc.download_clinical)."""
+
+from mgi.gdc import RetryPolicy, download_clinical
+from mgi.logsetup import script_logging
+
+script_logging(snakemake.log[0])
+gdc = snakemake.params.gdc
+download_clinical(
+    snakemake.output.clinical,
+    project=gdc["project"],
+    api_url=gdc["api_url"],
+    token_file=gdc["token_file"],
+    policy=RetryPolicy(tries=gdc["retries"], timeout=gdc["timeout"]),
+)

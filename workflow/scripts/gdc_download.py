@@ -1,0 +1,17 @@
+"""Snakemake adapter: download the project's open STAR-Counts files (mgi.gdc.download_project)."""
+
+from pathlib import Path
+
+from mgi.gdc import RetryPolicy, download_project
+from mgi.logsetup import script_logging
+
+script_logging(snakemake.log[0])
+gdc = snakemake.params.gdc
+download_project(
+    Path(snakemake.output.files).parent,  # files.tsv, manifest.tsv and <file_id>/ go here
+    project=gdc["project"],
+    api_url=gdc["api_url"],
+    processes=gdc["processes"],
+    token_file=gdc["token_file"],
+    policy=RetryPolicy(tries=gdc["retries"], timeout=gdc["timeout"]),
+)
