@@ -1,0 +1,17 @@
+"""Snakemake adapter: NIfTI sheet or kaggle_3m folder -> slice store (mgi.imaging.build_store)."""
+
+from pathlib import Path
+
+from mgi.imaging import SliceOptions, build_store
+from mgi.logsetup import script_logging
+
+script_logging(snakemake.log[0])
+cfg = snakemake.params.imaging
+opts = SliceOptions(
+    size=cfg["size"],
+    slices=cfg["slices"],
+    margin=cfg["margin"],
+    clip_percentiles=tuple(cfg["clip_percentiles"]),
+    empty_masks=cfg["empty_masks"],
+)
+build_store(cfg["format"], snakemake.input.source, Path(snakemake.output.images).parent, opts)
