@@ -1,1 +1,159 @@
-# rules/evaluate.smk
+# Score every fine-tuning run on the test patients (mgi.metrics: dice, dice_slice,
+# dice_slice_all, hd95, bootstrap CIs); write predicted masks back as NIfTI; build Table 1,
+# the gene-encoder ablation and the retrieval table (results/tables/*.{csv,md,json}).
+
+# {run}/per_patient.csv, {run}/summary.json, {run}/nifti/<case>.nii.gz
+EVALUATE_DIR = "results/evaluate"
+TABLES_DIR = "results/tables"
+STORE_FILES = [f"{STORE}/images.npy", f"{STORE}/masks.npy", f"{STORE}/index.parquet"]
+
+
+# Runs whose predicted masks are written back as NIfTI (NIfTI inputs only).
+NIFTI_RUNS = (
+    [r for r in config["evaluate"]["nifti_runs"] if r in finetune_runs()]
+    if config["imaging"]["format"] == "nifti"
+    else []
+)
+
+
+rule evaluate_run:
+    input:
+        predictions=f"{FINETUNE_DIR}/{{run}}/predictions.npz",
+        store=STORE_FILES,
+        split=SPLIT,
+    output:
+        per_patient=f"{EVALUATE_DIR}/{{run}}/per_patient.csv",
+        summary=f"{EVALUATE_DIR}/{{run}}/summary.json",
+    log:
+        "logs/evaluate/{run}.log",
+    benchmark:
+        "logs/evaluate/{run}.bench.tsv"
+    wildcard_constraints:
+        run="[A-Za-z0-9_-]+",
+    conda:
+        "../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    params:
+        evaluate=config["evaluate"],
+        config=config,
+    script:
+        "../workflow/scripts/evaluate_run.py"
+
+
+rule evaluate_nifti:
+    input:
+        predictions=f"{FINETUNE_DIR}/{{run}}/predictions.npz",
+        store=STORE_FILES,
+        split=SPLIT,
+    output:
+        directory(f"{EVALUATE_DIR}/{{run}}/nifti"),
+    log:
+        "logs/evaluate/{run}.nifti.log",
+    benchmark:
+        "logs/evaluate/{run}.nifti.bench.tsv"
+    wildcard_constraints:
+        run="[A-Za-z0-9_-]+",
+    conda:
+        "../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    params:
+        threshold=config["evaluate"]["threshold"],
+    script:
+        "../workflow/scripts/evaluate_nifti.py"
+
+
+rule evaluate_table1:
+    input:
+        summaries=expand(f"{EVALUATE_DIR}/{{run}}/summary.json", run=table1_runs()),
+    output:
+        csv=report(
+            f"{TABLES_DIR}/table1.csv",
+            caption="../report/table1.rst",
+            category="Tables",
+        ),
+        md=f"{TABLES_DIR}/table1.md",
+        json=f"{TABLES_DIR}/table1.json",
+    log:
+        "logs/evaluate/table1.log",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        runs=table1_runs(),
+        config=config,
+        seed=config["evaluate"]["seed"],
+    script:
+        "../workflow/scripts/evaluate_table1.py"
+
+
+rule evaluate_ablation:
+    input:
+        summaries=[f"{EVALUATE_DIR}/{r}/summary.json" for r in ablation_runs().values()],
+        metrics=[f"{PRETRAIN_DIR}/{e}/metrics.csv" for e in ablation_runs()],
+        retrieval=[f"{PRETRAIN_DIR}/{e}/retrieval.csv" for e in ablation_runs()],
+    output:
+        csv=report(
+            f"{TABLES_DIR}/ablation.csv",
+            caption="../report/ablation.rst",
+            category="Tables",
+        ),
+        md=f"{TABLES_DIR}/ablation.md",
+        json=f"{TABLES_DIR}/ablation.json",
+    log:
+        "logs/evaluate/ablation.log",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        encoders=list(ablation_runs()),
+        config=config,
+        seed=config["evaluate"]["seed"],
+    script:
+        "../workflow/scripts/evaluate_ablation.py"
+
+
+rule evaluate_retrieval:
+    input:
+        retrieval=[f"{PRETRAIN_DIR}/{e}/retrieval.csv" for e in pretrain_encoders()],
+    output:
+        csv=report(
+            f"{TABLES_DIR}/retrieval.csv",
+            caption="../report/retrieval.rst",
+            category="Tables",
+        ),
+        md=f"{TABLES_DIR}/retrieval.md",
+        json=f"{TABLES_DIR}/retrieval.json",
+    log:
+        "logs/evaluate/retrieval.log",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        encoders=pretrain_encoders(),
+        config=config,
+        seed=config["evaluate"]["seed"],
+    script:
+        "../workflow/scripts/evaluate_retrieval.py"
+
+
+TARGETS += [
+    f"{TABLES_DIR}/{stem}.{ext}"
+    for stem in ("table1", "ablation", "retrieval")
+    for ext in ("csv", "md", "json")
+]
+TARGETS += [f"{EVALUATE_DIR}/{r}/nifti" for r in NIFTI_RUNS]

@@ -1,1 +1,140 @@
-# rules/report.smk
+# Figures for `snakemake --report results/report.html`: training curves, Dice box plots,
+# best/median/worst overlays, the imaging QC montages (tables are marked in evaluate.smk).
+
+FIGURES_DIR = "results/figures"
+QC_DIR = "results/imaging/qc"  # written by rule imaging_qc
+
+
+rule report_training_curves:
+    input:
+        [f"{FINETUNE_DIR}/{r}/history.csv" for r in finetune_runs()],
+    output:
+        report(
+            f"{FIGURES_DIR}/training_curves.png",
+            caption="../report/training_curves.rst",
+            category="Training",
+        ),
+    log:
+        "logs/report/training_curves.log",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        names=finetune_runs(),
+        loss="train_loss",
+        title="Fine-tuning: training loss per run",
+    script:
+        "../workflow/scripts/report_curves.py"
+
+
+rule report_pretrain_curves:
+    input:
+        [f"{PRETRAIN_DIR}/{e}/metrics.csv" for e in pretrain_encoders()],
+    output:
+        report(
+            f"{FIGURES_DIR}/pretrain_curves.png",
+            caption="../report/pretrain_curves.rst",
+            category="Training",
+        ),
+    log:
+        "logs/report/pretrain_curves.log",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        names=pretrain_encoders(),
+        loss="loss",
+        title="Contrastive pre-training: loss per gene encoder",
+    script:
+        "../workflow/scripts/report_curves.py"
+
+
+rule report_dice_boxplot:
+    input:
+        [f"{EVALUATE_DIR}/{r}/per_patient.csv" for r in finetune_runs()],
+    output:
+        report(
+            f"{FIGURES_DIR}/dice_{{metric}}.png",
+            caption="../report/dice_boxplot.rst",
+            category="Segmentation",
+            subcategory="{metric}",
+        ),
+    log:
+        "logs/report/dice_{metric}.log",
+    wildcard_constraints:
+        metric="dice|dice_slice|dice_slice_all",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        runs=finetune_runs(),
+        metric="{metric}",
+    script:
+        "../workflow/scripts/report_boxplot.py"
+
+
+rule report_overlays:
+    input:
+        per_patient=f"{EVALUATE_DIR}/{config['evaluate']['overlay_run']}/per_patient.csv",
+        predictions=f"{FINETUNE_DIR}/{config['evaluate']['overlay_run']}/predictions.npz",
+        store=STORE_FILES,
+    output:
+        report(
+            f"{FIGURES_DIR}/overlays.png",
+            caption="../report/overlays.rst",
+            category="Segmentation",
+            subcategory="overlays",
+        ),
+    log:
+        "logs/report/overlays.log",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        threshold=config["evaluate"]["threshold"],
+    script:
+        "../workflow/scripts/report_overlays.py"
+
+
+# The QC montages, copied so the report can show them (rule imaging_qc owns results/imaging/qc).
+rule report_qc:
+    input:
+        QC_DIR,
+    output:
+        report(
+            directory(f"{FIGURES_DIR}/qc"),
+            patterns=["{case}.png"],
+            caption="../report/qc.rst",
+            category="Imaging QC",
+        ),
+    log:
+        "logs/report/qc.log",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=200,
+        runtime=5,
+    shell:
+        "(mkdir -p {output} && cp {input}/*.png {output}/) 2> {log}"
+
+
+TARGETS += [
+    f"{FIGURES_DIR}/training_curves.png",
+    f"{FIGURES_DIR}/pretrain_curves.png",
+    f"{FIGURES_DIR}/overlays.png",
+    f"{FIGURES_DIR}/qc",
+]
+TARGETS += [f"{FIGURES_DIR}/dice_{m}.png" for m in ("dice", "dice_slice_all")]
