@@ -150,3 +150,26 @@ def test_slice_store_rows_and_getitem(tiny_demo, tmp_path):
     img, msk = store[rows[:4]]
     assert img.shape == (4, 8, 8) and msk.shape == (4, 8, 8) and not isinstance(img, np.memmap)
     assert len(store.rows(["TCGA-XX-9999"])) == 0
+
+
+def test_nifti_folder_pattern_finds_the_same_cases_as_the_sheet(tiny_demo, tmp_path):
+    from mgi.imaging import SliceOptions, build_store
+
+    opts = SliceOptions(size=32)
+    a = SliceStore(build_store("nifti", tiny_demo / "imaging" / "sheet.tsv", tmp_path / "a", opts))
+    b = SliceStore(build_store("nifti", tiny_demo / "imaging", tmp_path / "b", opts))
+    assert a.index[["case_id", "slice"]].equals(b.index[["case_id", "slice"]])
+    np.testing.assert_array_equal(np.asarray(a.masks), np.asarray(b.masks))
+
+
+def test_nifti_folder_with_a_flair_but_no_mask_names_the_file(tiny_demo, tmp_path):
+    import shutil
+
+    from mgi.imaging.nifti import sheet_from_folder
+
+    root = tmp_path / "imaging"
+    shutil.copytree(tiny_demo / "imaging", root)
+    case = sorted(p for p in root.iterdir() if p.is_dir())[0]
+    (case / "mask.nii.gz").unlink()
+    with pytest.raises(FileNotFoundError, match="flair.nii.gz: no mask"):
+        sheet_from_folder(root)

@@ -14,4 +14,5 @@ opts = SliceOptions(
     clip_percentiles=tuple(cfg["clip_percentiles"]),
     empty_masks=cfg["empty_masks"],
 )
-build_store(cfg["format"], snakemake.input.source, Path(snakemake.output.images).parent, opts)
+out = Path(snakemake.output.images).parent
+build_store(cfg["format"], snakemake.input.source, out, opts, patterns=cfg["patterns"])

@@ -11,8 +11,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = imaging_sub.add_parser("slice", help="build the slice store")
     p.add_argument("--format", required=True, choices=["nifti", "kaggle_3m"])
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--root", help="kaggle_3m: folder of TCGA_XX_XXXX_YYYYMMDD folders")
+    src.add_argument(
+        "--root", help="kaggle_3m: folder of TCGA_XX_XXXX_YYYYMMDD folders; nifti: see --patterns"
+    )
     src.add_argument("--sheet", help="nifti: sample sheet TSV (case_id, flair, mask)")
+    p.add_argument(
+        "--patterns",
+        nargs=2,
+        default=("{case}/flair.nii.gz", "{case}/mask.nii.gz"),
+        metavar=("FLAIR", "MASK"),
+        help="nifti with --root: FLAIR and mask paths under the root ({case} = case folder)",
+    )
     p.add_argument("--out", required=True, help="store folder (replaced atomically)")
     p.add_argument("--size", type=int, default=64, help="slices resized to size x size")
     p.add_argument("--slices", choices=["all", "tumour"], default="all")
@@ -34,9 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _slice(args: argparse.Namespace) -> int:
     from mgi.imaging import SliceOptions, build_store
 
-    source = args.sheet if args.format == "nifti" else args.root
-    if source is None or (args.format == "nifti") != (args.sheet is not None):
-        raise ValueError("--format nifti needs --sheet; --format kaggle_3m needs --root")
+    source = args.sheet or args.root
+    if args.format == "kaggle_3m" and args.root is None:
+        raise ValueError("--format kaggle_3m needs --root")
     opts = SliceOptions(
         size=args.size,
         slices=args.slices,
@@ -44,7 +53,7 @@ def _slice(args: argparse.Namespace) -> int:
         clip_percentiles=tuple(args.clip_percentiles),
         empty_masks=args.empty_masks,
     )
-    build_store(args.format, source, args.out, opts)
+    build_store(args.format, source, args.out, opts, patterns=tuple(args.patterns))
     return 0
 
 

@@ -9,6 +9,7 @@ LPS-like, flipped and anisotropic) gives the same picture orientation in the sto
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -106,7 +107,43 @@ def load_case(case_id: str, flair_path: str | Path, mask_path: str | Path) -> Ca
     return Case(case_id, image, labels, np.arange(n), [str(flair_path)] * n, str(mask_path), meta)
 
 
-def case_loaders(sheet: str | Path) -> list[Callable[[], Case]]:
-    """One loader per sheet row (sheet order); each reads its patient when called."""
-    table = read_sheet(sheet)
+DEFAULT_PATTERNS = ("{case}/flair.nii.gz", "{case}/mask.nii.gz")
+
+
+def sheet_from_folder(
+    root: str | Path, patterns: tuple[str, str] = DEFAULT_PATTERNS
+) -> pd.DataFrame:
+    """A sample sheet found by folder patterns (``{case}/flair.nii.gz``, ``{case}/mask.nii.gz``).
+
+    ``{case}`` matches one path part holding the case barcode (``TCGA-CS-4941`` or a longer
+    name starting with it); every FLAIR found must have its mask, else an error names it.
+    """
+    root = Path(root)
+    flair_pat, mask_pat = patterns
+    if "{case}" not in flair_pat or "{case}" not in mask_pat:
+        raise ValueError(f"imaging patterns must contain {{case}}: {patterns}")
+    regex = re.compile("^" + re.escape(flair_pat).replace(re.escape("{case}"), "([^/]+)") + "$")
+    rows = []
+    for path in sorted(root.glob(flair_pat.replace("{case}", "*"))):
+        match = regex.match(path.relative_to(root).as_posix())
+        if not match:
+            continue
+        mask = root / mask_pat.replace("{case}", match.group(1))
+        if not mask.is_file():
+            raise FileNotFoundError(f"{path}: no mask at {mask}")
+        rows.append((case_barcode(match.group(1)), str(path), str(mask)))
+    if not rows:
+        raise FileNotFoundError(f"{root}: no FLAIR volumes match {flair_pat!r}")
+    table = pd.DataFrame(rows, columns=list(SHEET_COLUMNS))
+    dup = table["case_id"][table["case_id"].duplicated()].tolist()
+    if dup:
+        raise ValueError(f"{root}: cases found twice: {dup}")
+    return table
+
+
+def case_loaders(
+    source: str | Path, patterns: tuple[str, str] = DEFAULT_PATTERNS
+) -> list[Callable[[], Case]]:
+    """One loader per case of a sample sheet (a TSV) or a folder (matched by ``patterns``)."""
+    table = sheet_from_folder(source, patterns) if Path(source).is_dir() else read_sheet(source)
     return [partial(load_case, r.case_id, r.flair, r.mask) for r in table.itertuples(index=False)]

@@ -171,14 +171,23 @@ def write_store(
     return Path(out)
 
 
-def build_store(fmt: str, source: str | Path, out: str | Path, opts: SliceOptions) -> Path:
-    """Build a store from a NIfTI sample sheet (``fmt="nifti"``) or a kaggle_3m root folder."""
+def build_store(
+    fmt: str,
+    source: str | Path,
+    out: str | Path,
+    opts: SliceOptions,
+    patterns: tuple[str, str] | None = None,
+) -> Path:
+    """Build a store from NIfTI (a sample sheet, or a folder + ``patterns``) or kaggle_3m."""
     if fmt == "nifti":
-        from mgi.imaging.nifti import case_loaders
+        from mgi.imaging.nifti import DEFAULT_PATTERNS, case_loaders
+
+        loaders = case_loaders(source, tuple(patterns or DEFAULT_PATTERNS))
     elif fmt == "kaggle_3m":
         from mgi.imaging.kaggle import case_loaders
+
+        loaders = case_loaders(source)
     else:
         raise ValueError(f"imaging format must be one of {FORMATS}, not {fmt!r}")
-    loaders = case_loaders(source)
     cases = (load() for load in loaders)
     return write_store(cases, out, opts, total=len(loaders), format=fmt, input=source)
