@@ -1,0 +1,80 @@
+"""Segmentation baselines from the field's libraries (MONAI, segmentation_models_pytorch).
+
+Every model takes ``(images (B, 1, H, W), genes)`` and ignores the genes, so the trainer calls
+all methods alike; outputs are logits (B, 1, H, W).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+class ImageOnly(nn.Module):
+    """Wraps an image -> logits network in the (images, genes) interface."""
+
+    def __init__(self, *, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, images: torch.Tensor, genes: torch.Tensor | None = None) -> torch.Tensor:
+        """images: (B, 1, H, W); genes ignored -> logits (B, 1, H, W)."""
+        return self.net(images)
+
+
+def _strides(channels: Sequence[int]) -> tuple[int, ...]:
+    return (2,) * (len(channels) - 1)
+
+
+def build_unet(*, channels: Sequence[int] = (16, 32, 64, 128)) -> ImageOnly:
+    """MONAI U-Net (plain convolution units)."""
+    from monai.networks.nets import UNet
+
+    net = UNet(
+        spatial_dims=2,
+        in_channels=1,
+        out_channels=1,
+        channels=tuple(channels),
+        strides=_strides(channels),
+        num_res_units=0,
+    )
+    return ImageOnly(net=net)
+
+
+def build_resunet(*, channels: Sequence[int] = (16, 32, 64, 128)) -> ImageOnly:
+    """ResU-Net: MONAI U-Net whose units are residual (two residual units per level)."""
+    from monai.networks.nets import UNet
+
+    net = UNet(
+        spatial_dims=2,
+        in_channels=1,
+        out_channels=1,
+        channels=tuple(channels),
+        strides=_strides(channels),
+        num_res_units=2,
+    )
+    return ImageOnly(net=net)
+
+
+def build_attention_unet(*, channels: Sequence[int] = (16, 32, 64, 128)) -> ImageOnly:
+    """MONAI Attention U-Net (attention gates on the skips)."""
+    from monai.networks.nets import AttentionUnet
+
+    net = AttentionUnet(
+        spatial_dims=2,
+        in_channels=1,
+        out_channels=1,
+        channels=tuple(channels),
+        strides=_strides(channels),
+    )
+    return ImageOnly(net=net)
+
+
+def build_deeplabv3plus(*, encoder: str = "resnet18") -> ImageOnly:
+    """segmentation_models_pytorch DeepLabV3+ with a random-init encoder (no download)."""
+    import segmentation_models_pytorch as smp
+
+    net = smp.DeepLabV3Plus(encoder_name=encoder, encoder_weights=None, in_channels=1, classes=1)
+    return ImageOnly(net=net)
