@@ -28,8 +28,7 @@ def _strides(channels: Sequence[int]) -> tuple[int, ...]:
     return (2,) * (len(channels) - 1)
 
 
-def build_unet(*, channels: Sequence[int] = (16, 32, 64, 128)) -> ImageOnly:
-    """MONAI U-Net (plain convolution units)."""
+def _monai_unet(channels: Sequence[int], num_res_units: int) -> ImageOnly:
     from monai.networks.nets import UNet
 
     net = UNet(
@@ -38,24 +37,19 @@ def build_unet(*, channels: Sequence[int] = (16, 32, 64, 128)) -> ImageOnly:
         out_channels=1,
         channels=tuple(channels),
         strides=_strides(channels),
-        num_res_units=0,
+        num_res_units=num_res_units,
     )
     return ImageOnly(net=net)
+
+
+def build_unet(*, channels: Sequence[int] = (16, 32, 64, 128)) -> ImageOnly:
+    """MONAI U-Net (plain convolution units)."""
+    return _monai_unet(channels, num_res_units=0)
 
 
 def build_resunet(*, channels: Sequence[int] = (16, 32, 64, 128)) -> ImageOnly:
     """ResU-Net: MONAI U-Net whose units are residual (two residual units per level)."""
-    from monai.networks.nets import UNet
-
-    net = UNet(
-        spatial_dims=2,
-        in_channels=1,
-        out_channels=1,
-        channels=tuple(channels),
-        strides=_strides(channels),
-        num_res_units=2,
-    )
-    return ImageOnly(net=net)
+    return _monai_unet(channels, num_res_units=2)
 
 
 def build_attention_unet(*, channels: Sequence[int] = (16, 32, 64, 128)) -> ImageOnly:
