@@ -1,1 +1,39 @@
-# rules/finetune.smk
+# Segmentation fine-tuning: mgi, image_only, mgi_shuffled, the baselines and the encoder ablation
+# (run list: finetune_runs() in training.smk).
+
+
+rule finetune_train:
+    input:
+        unpack(finetune_pretrained),
+        **TRAIN_INPUTS,
+    output:
+        model=f"{FINETUNE_DIR}/{{run}}/model.pt",
+        history=f"{FINETUNE_DIR}/{{run}}/history.csv",
+        predictions=f"{FINETUNE_DIR}/{{run}}/predictions.npz",
+    log:
+        "logs/finetune/{run}.log",
+    benchmark:
+        "logs/finetune/{run}.bench.tsv"
+    wildcard_constraints:
+        run="|".join(re.escape(r) for r in finetune_runs()),
+    conda:
+        "../envs/torch.yaml"
+    threads: config["finetune"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=config["finetune"]["mem_mb"],
+        runtime=config["finetune"]["runtime"],
+    params:
+        # undeclared: survives a failed (SIGTERM'd) job, so the rerun resumes from it
+        ckpt_dir=f"{FINETUNE_DIR}/{{run}}/checkpoints",
+        finetune=config["finetune"],
+        model=config.get("model", {}),
+    script:
+        "../workflow/scripts/finetune_train.py"
+
+
+TARGETS += expand(
+    f"{FINETUNE_DIR}/{{run}}/{{file}}",
+    run=finetune_runs(),
+    file=["model.pt", "history.csv", "predictions.npz"],
+)

@@ -1,1 +1,41 @@
-# rules/pretrain.smk
+# Image-gene contrastive pre-training, one run per gene encoder (+ retrieval on test patients).
+
+
+include: "training.smk"
+
+
+rule pretrain_train:
+    input:
+        **TRAIN_INPUTS,
+    output:
+        model=f"{PRETRAIN_DIR}/{{encoder}}/model.pt",
+        metrics=f"{PRETRAIN_DIR}/{{encoder}}/metrics.csv",
+        retrieval=f"{PRETRAIN_DIR}/{{encoder}}/retrieval.csv",
+    log:
+        "logs/pretrain/{encoder}.log",
+    benchmark:
+        "logs/pretrain/{encoder}.bench.tsv"
+    wildcard_constraints:
+        encoder="|".join(pretrain_encoders()),
+    priority: 10  # first: every mgi/image_only run waits for it
+    conda:
+        "../envs/torch.yaml"
+    threads: config["pretrain"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=config["pretrain"]["mem_mb"],
+        runtime=config["pretrain"]["runtime"],
+    params:
+        # undeclared: survives a failed (SIGTERM'd) job, so the rerun resumes from it
+        ckpt_dir=f"{PRETRAIN_DIR}/{{encoder}}/checkpoints",
+        pretrain=config["pretrain"],
+        model=config.get("model", {}),
+    script:
+        "../workflow/scripts/pretrain_train.py"
+
+
+TARGETS += expand(
+    f"{PRETRAIN_DIR}/{{encoder}}/{{file}}",
+    encoder=pretrain_encoders(),
+    file=["model.pt", "metrics.csv", "retrieval.csv"],
+)

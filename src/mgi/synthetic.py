@@ -15,10 +15,14 @@ what the GDC download and a user's imaging folder hold:
     the planted latent factors (ground truth, for diagnostics only).
 
 The planted signal: ``latent_factors`` per patient drive both gene modules (``module_genes``
-genes each) and tumour morphology (position, size, elongation, orientation, rim contrast). The
-tumour's contrast is low and each volume also holds ``decoys`` tumour-like blobs that are not in
-the mask, so the image alone is ambiguous where the genes are not. Everything is deterministic
-in ``seed``: the same spec writes the same bytes.
+genes each) and tumour morphology (hemisphere and position, size, elongation, rim contrast).
+Each volume also holds ``decoys`` tumour-like blobs that are not in the mask: the first is the
+tumour's mirror image across the brain's midline (same size, shape and contrast), the others
+random. So the image alone cannot tell which of two identical blobs is the tumour (at best it
+marks both), while the genes can: the subtype ``z0 > 0`` (a block of neighbouring genes
+expressed lower, like a 1p/19q loss) picks the hemisphere. A model that uses the genes can
+beat the same model without them; with the genes shuffled across patients it cannot.
+Everything is deterministic in ``seed``: the same spec writes the same bytes.
 """
 
 from __future__ import annotations
@@ -87,13 +91,14 @@ class DemoSpec:
     size: int = 128  # in-plane voxels per side
     seed: int = 7  # everything is drawn from this seed
     latent_factors: int = 3  # factors shared by genes and tumour morphology
-    module_genes: int = 150  # genes driven by each factor
-    decoys: int = 2  # tumour-like blobs per volume that are not tumour
-    contrast: float = 0.18  # tumour core brightness over brain, relative
+    module_genes: int = 200  # genes driven by each factor
+    decoys: int = 1  # blobs that are not tumour: the tumour's mirror image, then random ones
+    contrast: float = 0.5  # tumour core brightness over brain, relative
     noise: float = 0.10  # voxel noise, relative to brain intensity
     recurrent_cases: int = 2  # cases that also have a Recurrent Tumor aliquot
     expression_only_cases: int = 2  # cases with RNA-seq but no images (unpaired)
     imaging_only_cases: int = 1  # cases with images but no RNA-seq (unpaired)
+    module_effect: float = 1.5  # log2 fold change of module genes per unit of their factor
 
     def __post_init__(self) -> None:
         if self.patients < 2 or self.genes < 10 or self.slices < 4 or self.size < 16:
@@ -132,16 +137,27 @@ def latent(spec: DemoSpec, n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def log_expression(spec: DemoSpec, z: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """log2 abundance per patient and gene, ``(n, genes)``: baseline + factor modules + noise."""
+    """log2 abundance per patient and gene, ``(n, genes)``: baseline + factor modules + noise.
+
+    Module 0 is the *subtype* ``z0 > 0`` (a binary molecular class): a block of neighbouring
+    genes expressed lower, like a chromosome-arm loss (1p/19q codeletion in LGG); the subtype
+    also picks the tumour's hemisphere. The other modules follow their factor linearly.
+    """
     n = z.shape[0]
     base = rng.normal(2.0, 2.5, size=spec.genes)
     silent = rng.random(spec.genes) < 0.25  # genes not expressed in this tissue
     x = base + rng.normal(0.0, 0.4, size=(n, spec.genes))
-    modules = rng.permutation(np.flatnonzero(~silent))[: spec.latent_factors * spec.module_genes]
+    expressed = np.flatnonzero(~silent)
+    start = rng.integers(0, len(expressed) - spec.module_genes + 1)
+    block = expressed[start : start + spec.module_genes]  # neighbouring genes, like an arm loss
+    rest = rng.permutation(np.setdiff1d(expressed, block))
     for k in range(spec.latent_factors):
-        idx = modules[k * spec.module_genes : (k + 1) * spec.module_genes]
-        sign = rng.choice([-1.0, 1.0], size=idx.size)
-        x[:, idx] += 1.5 * sign * z[:, [k]]
+        if k == 0:  # the subtype: one chromosomal block expressed lower (a 1p/19q-like loss)
+            idx, sign, drive = block, -1.0, (z[:, [0]] > 0).astype(float)
+        else:
+            idx = rest[(k - 1) * spec.module_genes : k * spec.module_genes]
+            sign, drive = rng.choice([-1.0, 1.0], size=idx.size), z[:, [k]]
+        x[:, idx] += spec.module_effect * sign * drive
     x[:, silent] = -20.0  # 2**-20: no reads
     return x
 
@@ -186,17 +202,18 @@ def morphology(z: np.ndarray, spec: DemoSpec) -> dict[str, float]:
     """Tumour shape of one patient from its latent factors (sizes in voxels / mm)."""
     z0, z1, z2 = (list(z) + [0.0, 0.0, 0.0])[:3]
     sig = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
-    a_mm = (0.10 + 0.04 * np.tanh(z2)) * spec.size * SPACING_MM[0]
-    elong = 1.0 + 0.8 * sig(z0 - z1)
+    a_mm = (0.11 + 0.03 * np.tanh(z2)) * spec.size * SPACING_MM[0]
+    elong = 1.0 + 0.8 * sig(z1 - z2)  # no z0 here: the blobs' shape must not hint at the side
     return {
-        "cx": spec.size * (0.5 + 0.17 * np.tanh(z0)),
-        "cy": spec.size * (0.5 + 0.17 * np.tanh(z1)),
+        # the hemisphere is sign(z0); the tumour stays off the midline so its mirror is distinct
+        "cx": spec.size * (0.5 + np.sign(z0 + 1e-12) * (0.19 + 0.05 * np.tanh(abs(z0)))),
+        "cy": spec.size * (0.5 + 0.15 * np.tanh(z1)),
         "cz": spec.slices * (0.5 + 0.12 * np.tanh(z2)),
         "a_mm": a_mm,
         "b_mm": a_mm / elong,
-        "c_mm": max(a_mm * 0.9, 2.2 * SPACING_MM[2]),
-        "theta": float(np.pi / 3 * np.tanh(z1 - z2)),
-        "rim": 0.08 + 0.14 * sig(z0 + z2),
+        "c_mm": max(a_mm * 1.2, 2.4 * SPACING_MM[2]),
+        "theta": 0.0,  # axis-aligned: the mirror image has exactly the tumour's shape
+        "rim": 0.08 + 0.14 * sig(z1 + z2),
     }
 
 
@@ -217,7 +234,7 @@ def volume(spec: DemoSpec, shape: dict[str, float], rng: np.random.Generator):
     grid = (spec.size, spec.size, spec.slices)
     brain_r = _ellipsoid(
         grid,
-        (spec.size / 2, spec.size / 2, spec.slices / 2),
+        ((spec.size - 1) / 2, spec.size / 2, spec.slices / 2),  # x: flipping the grid mirrors it
         (
             0.42 * spec.size * SPACING_MM[0],
             0.36 * spec.size * SPACING_MM[1],
@@ -238,7 +255,12 @@ def volume(spec: DemoSpec, shape: dict[str, float], rng: np.random.Generator):
     tumour = (r <= 1.0) & brain
     img += np.where(tumour, spec.contrast, 0.0)
     img += np.where(tumour & (r > 0.75), shape["rim"], 0.0)
-    for _ in range(spec.decoys):  # tumour-like blobs the mask does not hold
+    if spec.decoys > 0:  # the mirror image across the midline: only the genes tell them apart
+        rm = r[::-1]
+        mirror = (rm <= 1.0) & brain & ~tumour
+        img += np.where(mirror, spec.contrast, 0.0)
+        img += np.where(mirror & (rm > 0.75), shape["rim"], 0.0)
+    for _ in range(spec.decoys - 1):  # random tumour-like blobs the mask does not hold
         centre = (
             rng.uniform(0.25, 0.75) * spec.size,
             rng.uniform(0.25, 0.75) * spec.size,
@@ -248,7 +270,7 @@ def volume(spec: DemoSpec, shape: dict[str, float], rng: np.random.Generator):
         rd = _ellipsoid(
             grid,
             centre,
-            (a, a / rng.uniform(1.0, 1.8), max(a, 2.2 * SPACING_MM[2])),
+            (a, a / rng.uniform(1.0, 1.8), max(a * 1.2, 2.4 * SPACING_MM[2])),
             rng.uniform(-1, 1),
         )
         img += np.where((rd <= 1.0) & brain & ~tumour, spec.contrast, 0.0)

@@ -1,0 +1,120 @@
+"""``mgi pretrain`` and ``mgi finetune``: the training stages from the command line.
+
+Both take the pipeline's files (slice store, expression matrix, z-score statistics, split), write
+their outputs atomically, checkpoint every epoch into ``--ckpt-dir`` and, with ``--resume``,
+continue from the newest checkpoint of the same run. SIGTERM/SIGUSR1 write a checkpoint and exit
+with ``128 + signal``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from dataclasses import MISSING, fields
+
+
+def _add_fields(p: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
+    for f in fields(cls):
+        if f.name in skip or f.default is MISSING:
+            continue
+        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    from mgi.train.specs import Optim
+
+    p.add_argument("--store", required=True, help="slice store folder")
+    p.add_argument("--matrix", required=True, help="expression matrix.parquet")
+    p.add_argument("--zscore", required=True, help="zscore.parquet (training-patient statistics)")
+    p.add_argument("--split", required=True, help="split.tsv")
+    p.add_argument("--out-dir", required=True, help="output folder")
+    p.add_argument("--ckpt-dir", help="checkpoint folder (default: <out-dir>/checkpoints)")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    p.add_argument("--model-json", default="{}", help="model options (config `model:`) as JSON")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's choice)")
+    _add_fields(p, Optim)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from mgi.train.specs import FinetuneSpec, PretrainSpec
+
+    p = sub.add_parser("pretrain", help="image-gene contrastive pre-training (+ retrieval)")
+    _common(p)
+    _add_fields(p, PretrainSpec)
+    p.set_defaults(func=_pretrain)
+    f = sub.add_parser("finetune", help="segmentation fine-tuning of one run")
+    _common(f)
+    f.add_argument(
+        "--run",
+        required=True,
+        help="mgi, image_only, mgi_shuffled, mgi-<encoder>, "
+        "unet, resunet, deeplabv3plus or attention_unet",
+    )
+    f.add_argument("--gene-encoder", default="mamba", help="gene encoder of mgi/image_only")
+    f.add_argument("--pretrained", help="pre-trained model.pt (runs that start from one)")
+    _add_fields(f, FinetuneSpec)
+    f.set_defaults(func=_finetune)
+
+
+def _setup(args: argparse.Namespace):
+    import torch
+
+    from mgi.train.specs import Optim, from_mapping
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    ckpt = args.ckpt_dir or f"{args.out_dir}/checkpoints"
+    return from_mapping(Optim, vars(args)), json.loads(args.model_json), ckpt
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    from mgi.train.pretrain import pretrain
+    from mgi.train.signals import StopRequested
+    from mgi.train.specs import PretrainSpec, from_mapping
+
+    opt, model, ckpt = _setup(args)
+    try:
+        pretrain(
+            args.store,
+            args.matrix,
+            args.zscore,
+            args.split,
+            out_dir=args.out_dir,
+            ckpt_dir=ckpt,
+            spec=from_mapping(PretrainSpec, vars(args)),
+            opt=opt,
+            model=model,
+            resume=args.resume,
+        )
+    except StopRequested as stop:
+        logging.getLogger("mgi").warning("%s", stop)
+        return stop.exit_code
+    return 0
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from mgi.train.finetune import Run, finetune
+    from mgi.train.signals import StopRequested
+    from mgi.train.specs import FinetuneSpec, from_mapping
+
+    opt, model, ckpt = _setup(args)
+    try:
+        finetune(
+            args.store,
+            args.matrix,
+            args.zscore,
+            args.split,
+            run=Run.parse(args.run, args.gene_encoder),
+            pretrained=args.pretrained,
+            out_dir=args.out_dir,
+            ckpt_dir=ckpt,
+            spec=from_mapping(FinetuneSpec, vars(args)),
+            opt=opt,
+            model=model,
+            resume=args.resume,
+        )
+    except StopRequested as stop:
+        logging.getLogger("mgi").warning("%s", stop)
+        return stop.exit_code
+    return 0

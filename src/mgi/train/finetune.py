@@ -1,0 +1,198 @@
+"""Segmentation fine-tuning: MGI, its controls and the baselines, on one split and one budget.
+
+Runs (names are what the workflow and the tables use):
+
+``mgi``            pre-trained ViT + pre-trained gene encoder + fusion decoder
+``image_only``     the same pre-trained ViT + decoder, no genes
+``mgi_shuffled``   ``mgi`` with gene vectors permuted across patients (a fixed seeded derangement,
+                   in training and test alike): the negative control
+``mgi-<encoder>``  ``mgi`` with another pre-trained gene encoder (the ablation)
+``unet``, ``resunet``, ``deeplabv3plus``, ``attention_unet``  baselines from scratch, no genes
+
+Loss: MONAI ``DiceCELoss`` with a sigmoid (Dice + BCE on one channel), Dice over the batch so
+tumour-free slices do not divide by zero. No spatial augmentation: the genes carry the tumour's
+position, and a flipped image would no longer match its patient's vector.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mgi.atomic import atomic_path
+from mgi.data import Cohort, SliceGeneDataset, load_cohort, permute_patients
+from mgi.train import checkpoint
+from mgi.train.loop import Task, autocast, collate, fit
+from mgi.train.pretrain import fingerprint, save_model
+from mgi.train.specs import FinetuneSpec, Optim
+
+log = logging.getLogger(__name__)
+
+BASELINES = ("unet", "resunet", "deeplabv3plus", "attention_unet")
+TABLE1 = (*BASELINES, "image_only", "mgi", "mgi_shuffled")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One fine-tuning run, parsed from its name."""
+
+    name: str
+    method: str  # the name given to mgi.models.build_segmentation_model
+    gene_encoder: str | None  # whose pre-training it starts from (None: from scratch)
+    uses_genes: bool
+    shuffle_genes: bool = False
+
+    @classmethod
+    def parse(cls, name: str, default_encoder: str) -> Run:
+        """``mgi``, ``image_only``, ``mgi_shuffled``, ``mgi-<encoder>`` or a baseline name."""
+        if name in BASELINES:
+            return cls(name, name, None, False)
+        if name == "image_only":
+            return cls(name, "image_only", default_encoder, False)
+        if name in ("mgi", "mgi_shuffled"):
+            return cls(name, "mgi", default_encoder, True, name == "mgi_shuffled")
+        if name.startswith("mgi-") and len(name) > 4:
+            return cls(name, "mgi", name[4:], True)
+        raise ValueError(f"unknown fine-tuning run {name!r}; known: {TABLE1} and mgi-<encoder>")
+
+
+def build_segmentation_model(run: Run, *, n_genes: int, img_size: int, model: dict[str, Any]):
+    """``mgi.models.build_segmentation_model`` for ``run`` (``model``: config ``model:``)."""
+    from mgi.models import build_segmentation_model as build
+
+    kwargs = dict(model)
+    if run.gene_encoder is not None:
+        kwargs["gene_encoder"] = run.gene_encoder
+    return build(run.method, img_size=img_size, n_genes=n_genes, **kwargs)
+
+
+def segmentation_task(dataset: SliceGeneDataset, run: Run, spec: FinetuneSpec, seed: int) -> Task:
+    """Dice + BCE; each epoch all tumour slices plus ``empty_ratio`` times as many tumour-free
+    ones drawn afresh (order and draw from ``(seed, epoch)`` only)."""
+    from monai.losses import DiceCELoss
+
+    criterion = DiceCELoss(sigmoid=True, batch=True, lambda_ce=spec.ce_weight)
+    has_tumour = dataset.masks.flatten(1).any(dim=1).numpy()
+    tumour, empty = np.flatnonzero(has_tumour), np.flatnonzero(~has_tumour)
+    n_empty = len(empty) if spec.empty_ratio < 0 else round(spec.empty_ratio * len(tumour))
+    n_empty = min(n_empty, len(empty))
+
+    def batches(epoch: int) -> list[list[int]]:
+        rng = np.random.default_rng([seed, epoch])
+        chosen = np.concatenate([tumour, rng.choice(empty, size=n_empty, replace=False)])
+        order = rng.permutation(chosen).tolist()
+        return [order[i : i + spec.batch_size] for i in range(0, len(order), spec.batch_size)]
+
+    def loss(model, batch) -> torch.Tensor:
+        genes = None
+        if run.uses_genes:  # noise: the model must read gene modules, not memorise patients
+            genes = batch["genes"] + spec.gene_noise * torch.randn_like(batch["genes"])
+        logits = model(batch["image"], genes)  # B x 1 x H x W
+        return criterion(logits.float(), batch["mask"])
+
+    # The ViT keeps the base lr; decoder, gene pooling and gene encoder (which must pick up
+    # what images never showed it in pre-training) train at head_lr_mult x lr.
+    pretrained = ("image_encoder",) if run.gene_encoder is not None else ()
+    return Task(
+        dataset,
+        batches,
+        loss,
+        desc=f"finetune {run.name}",
+        head_lr_mult=spec.head_lr_mult if pretrained else 1.0,
+        pretrained=pretrained,
+    )
+
+
+@torch.no_grad()
+def predict(model, dataset: SliceGeneDataset, run: Run, batch_size: int) -> np.ndarray:
+    """Sigmoid probabilities (N, H, W) float16 for every item of ``dataset``, in order."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(dataset), batch_size):
+        batch = collate(dataset, range(start, min(start + batch_size, len(dataset))), device)
+        with autocast(device):
+            logits = model(batch["image"], batch["genes"] if run.uses_genes else None)
+        out.append(torch.sigmoid(logits.float())[:, 0].cpu().numpy().astype(np.float16))
+    return np.concatenate(out)
+
+
+def _cohorts(store, matrix, zscore, split, run: Run, spec: FinetuneSpec) -> tuple[Cohort, Cohort]:
+    train = load_cohort(store, matrix, zscore, split, "train")
+    test = load_cohort(store, matrix, zscore, split, "test")
+    if run.shuffle_genes:
+        train = permute_patients(train, spec.shuffle_seed)
+        test = permute_patients(test, spec.shuffle_seed + 1)
+        log.info("%s: gene vectors deranged across patients (seed %d)", run.name, spec.shuffle_seed)
+    return train, test
+
+
+def finetune(
+    store: str | Path,
+    matrix: str | Path,
+    zscore: str | Path,
+    split: str | Path,
+    *,
+    run: Run,
+    pretrained: str | Path | None,
+    out_dir: str | Path,
+    ckpt_dir: str | Path,
+    spec: FinetuneSpec,
+    opt: Optim,
+    model: dict[str, Any],
+    resume: bool = True,
+) -> torch.nn.Module:
+    """Train ``run``; write ``out_dir``/{model.pt, history.csv, predictions.npz}.
+
+    ``predictions.npz``: ``rows`` int64 (store rows of every test-patient slice, store order)
+    and ``prob`` float16 (n, H, W) sigmoid probabilities at store resolution.
+    """
+    from mgi.imaging import SliceStore
+
+    if not resume:
+        checkpoint.clear(ckpt_dir)
+    store = SliceStore(store)
+    train, test = _cohorts(store, matrix, zscore, split, run, spec)
+    img_size = int(store.images.shape[-1])
+    torch.manual_seed(opt.seed)
+    net = build_segmentation_model(run, n_genes=train.n_genes, img_size=img_size, model=model)
+    inputs = [Path(store.path) / "images.npy", matrix, zscore, split]
+    if run.gene_encoder is not None:
+        if pretrained is None:
+            raise ValueError(f"run {run.name} needs the pre-trained model of {run.gene_encoder}")
+        net.load_pretrained(torch.load(pretrained, map_location="cpu")["state_dict"])
+        inputs.append(pretrained)
+    config = {
+        "stage": "finetune",
+        "run": asdict(run),
+        "spec": asdict(spec),
+        "model": model,
+        "inputs": fingerprint(*inputs),
+    }
+    dataset = SliceGeneDataset(store.images, store.masks, train)
+    history = fit(
+        net, segmentation_task(dataset, run, spec, opt.seed), opt, ckpt_dir=ckpt_dir, config=config
+    )
+    prob = predict(net, SliceGeneDataset(store.images, store.masks, test), run, spec.predict_batch)
+    out_dir = Path(out_dir)
+    save_model(
+        out_dir / "model.pt",
+        net,
+        {**config, "optim": asdict(opt)},
+        opt.seed,
+        run=run.name,
+        n_genes=train.n_genes,
+        img_size=img_size,
+        model_config=model,
+    )
+    with atomic_path(out_dir / "history.csv") as tmp:
+        history.to_csv(tmp, index=False)
+    with atomic_path(out_dir / "predictions.npz") as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, rows=test.rows.astype(np.int64), prob=prob)
+    checkpoint.clear(ckpt_dir)
+    return net

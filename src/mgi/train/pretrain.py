@@ -1,0 +1,146 @@
+"""Image-gene contrastive pre-training (paper Sec. 2, eq. 1): one run per gene encoder.
+
+Pairs are (FLAIR slice, its patient's z-scored expression vector) from the *training* patients;
+every batch holds distinct patients. After training, the retrieval accuracy on the test
+patients is written beside the model (:mod:`mgi.train.retrieval`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mgi.atomic import atomic_path
+from mgi.data import DistinctPatientBatchSampler, SliceGeneDataset, load_cohort, tumour_slices
+from mgi.provenance import provenance
+from mgi.train import checkpoint
+from mgi.train.loop import Task, fit
+from mgi.train.specs import Optim, PretrainSpec
+
+log = logging.getLogger(__name__)
+
+
+def build_pretrain_model(
+    gene_encoder: str, *, n_genes: int, img_size: int, model: dict[str, Any]
+) -> torch.nn.Module:
+    """The :class:`mgi.models.MGIPretrain` of one gene encoder (``model``: config ``model:``)."""
+    from mgi.models import build_pretrain_model as build
+
+    return build(gene_encoder=gene_encoder, n_genes=n_genes, img_size=img_size, **model)
+
+
+def logit_scale(model: torch.nn.Module) -> torch.nn.Parameter:
+    """The model's learnt log inverse temperature (a scalar parameter)."""
+    return model.logit_scale
+
+
+def clamp_logit_scale(model: torch.nn.Module) -> None:
+    """Keep ``exp(logit_scale)`` within [1, 100] (CLIP)."""
+    from mgi.losses import clamp_logit_scale_
+
+    clamp_logit_scale_(logit_scale(model))
+
+
+def contrastive_task(dataset: SliceGeneDataset, spec: PretrainSpec, seed: int) -> Task:
+    """The :class:`Task` of contrastive pre-training on ``dataset``."""
+    from mgi.losses import build_loss
+
+    criterion = build_loss(spec.loss)
+    sampler = DistinctPatientBatchSampler(dataset.patient.numpy(), spec.batch_size, seed=seed)
+
+    def batches(epoch: int) -> list[list[int]]:
+        sampler.set_epoch(epoch)
+        return sampler.batches()
+
+    def loss(model, batch) -> torch.Tensor:
+        image_emb, gene_emb = model(batch["image"], batch["genes"])  # (B, E) each
+        return criterion(image_emb.float(), gene_emb.float(), logit_scale(model).float())
+
+    return Task(
+        dataset,
+        batches,
+        loss,
+        after_step=clamp_logit_scale,
+        desc="pretrain",
+        metrics=lambda m: {"logit_scale": float(logit_scale(m).detach().exp())},
+    )
+
+
+def fingerprint(*paths: str | Path) -> dict[str, list[int]]:
+    """``{path: [size, mtime_ns]}``: regenerated inputs invalidate old checkpoints."""
+    return {str(p): [Path(p).stat().st_size, Path(p).stat().st_mtime_ns] for p in paths}
+
+
+def pretrain(
+    store: str | Path,
+    matrix: str | Path,
+    zscore: str | Path,
+    split: str | Path,
+    *,
+    out_dir: str | Path,
+    ckpt_dir: str | Path,
+    spec: PretrainSpec,
+    opt: Optim,
+    model: dict[str, Any],
+    resume: bool = True,
+) -> torch.nn.Module:
+    """Train, then write ``out_dir``/{model.pt, metrics.csv, retrieval.csv}; returns the model.
+
+    Resumes from ``ckpt_dir`` when it holds a checkpoint of this exact run (``resume=False``:
+    clears it first); removes the checkpoints once the outputs are written.
+    """
+    from mgi.imaging import SliceStore
+    from mgi.train.retrieval import retrieval
+
+    if not resume:
+        checkpoint.clear(ckpt_dir)
+    store = SliceStore(store)
+    train = load_cohort(store, matrix, zscore, split, "train")
+    test = load_cohort(store, matrix, zscore, split, "test")
+    if spec.tumour_only:  # slices without tumour carry nothing of the patient's genotype
+        train, test = tumour_slices(train, store.index), tumour_slices(test, store.index)
+    img_size = int(store.images.shape[-1])
+    torch.manual_seed(opt.seed)
+    net = build_pretrain_model(
+        spec.gene_encoder, n_genes=train.n_genes, img_size=img_size, model=model
+    )
+    dataset = SliceGeneDataset(store.images, store.masks, train)
+    config = {
+        "stage": "pretrain",
+        "spec": asdict(spec),
+        "model": model,
+        "inputs": fingerprint(*(Path(store.path) / "images.npy", matrix, zscore, split)),
+    }
+    history = fit(
+        net, contrastive_task(dataset, spec, opt.seed), opt, ckpt_dir=ckpt_dir, config=config
+    )
+    scores = retrieval(net, SliceGeneDataset(store.images, store.masks, test), spec.batch_size)
+    out_dir = Path(out_dir)
+    save_model(
+        out_dir / "model.pt",
+        net,
+        {**config, "optim": asdict(opt)},
+        opt.seed,
+        gene_encoder=spec.gene_encoder,
+        n_genes=train.n_genes,
+        img_size=img_size,
+        gene_ids=train.gene_ids,
+        model_config=model,
+    )
+    with atomic_path(out_dir / "metrics.csv") as tmp:  # columns: epoch, loss, lr, seconds, ...
+        history.rename(columns={"train_loss": "loss"}).to_csv(tmp, index=False)
+    with atomic_path(out_dir / "retrieval.csv") as tmp:
+        scores.to_csv(tmp, index=False)
+    checkpoint.clear(ckpt_dir)
+    return net
+
+
+def save_model(path: str | Path, net: torch.nn.Module, config: dict, seed: int, **meta) -> None:
+    """``{"state_dict", "provenance", **meta}`` via torch.save, atomically."""
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    with atomic_path(path) as tmp:
+        torch.save({"state_dict": state, "provenance": provenance(config, seed), **meta}, tmp)

@@ -1,0 +1,50 @@
+"""Settings of the training stages as dataclasses (no torch import: the CLI builds its options
+from these fields, and ``mgi --help`` stays fast)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Optim:
+    """Optimiser, schedule and loop settings."""
+
+    epochs: int = 10  # passes over the training slices
+    lr: float = 3e-4  # peak learning rate (AdamW)
+    weight_decay: float = 0.05  # AdamW decoupled weight decay
+    warmup_epochs: float = 1.0  # linear warm-up before the cosine decay
+    min_lr_ratio: float = 0.05  # the cosine ends at lr * min_lr_ratio
+    grad_clip: float = 1.0  # max global gradient norm (0: no clipping)
+    seed: int = 0  # model initialisation, batch order, dropout
+    device: str = "auto"  # auto (cuda if present), cpu or cuda
+
+
+@dataclass(frozen=True)
+class PretrainSpec:
+    """What one pre-training run is."""
+
+    gene_encoder: str = "mamba"  # mamba, transformer, mlp or group_attention
+    loss: str = "clip"  # clip (symmetric InfoNCE) or mgi_eq1 (the paper's eq. 1, negated)
+    batch_size: int = 16  # slices per batch, each from a different patient
+    tumour_only: bool = True  # pair only slices that show tumour (train and retrieval)
+
+
+@dataclass(frozen=True)
+class FinetuneSpec:
+    """Batch and control settings shared by every run."""
+
+    batch_size: int = 16  # slices per batch
+    empty_ratio: float = 1.0  # tumour-free slices drawn per tumour slice each epoch (<0: all)
+    gene_noise: float = 0.0  # std of Gaussian noise added to z-scored genes in training
+    ce_weight: float = 1.0  # weight of the BCE term beside Dice (MONAI DiceCELoss lambda_ce)
+    head_lr_mult: float = 1.0  # lr multiplier of the parts not pre-trained (decoder, pooling)
+    shuffle_seed: int = 1  # the derangement of mgi_shuffled
+    predict_batch: int = 64  # slices per forward pass when predicting the test patients
+
+
+def from_mapping(cls, mapping: dict[str, Any], **override):
+    """Dataclass ``cls`` from the keys of ``mapping`` it has (a config section), plus overrides."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in mapping.items() if k in names}, **override)

@@ -1,0 +1,27 @@
+"""Snakemake adapter: one segmentation fine-tuning run (mgi.train.finetune)."""
+
+from pathlib import Path
+
+import torch
+
+from mgi.logsetup import script_logging
+from mgi.train.finetune import Run, finetune
+from mgi.train.specs import FinetuneSpec, Optim, from_mapping
+
+script_logging(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+cfg = snakemake.params.finetune
+finetune(
+    Path(snakemake.input.index).parent,  # the slice store folder
+    snakemake.input.matrix,
+    snakemake.input.zscore,
+    snakemake.input.split,
+    run=Run.parse(snakemake.wildcards.run, cfg["gene_encoder"]),
+    pretrained=snakemake.input.get("pretrained"),
+    out_dir=Path(snakemake.output.model).parent,
+    ckpt_dir=snakemake.params.ckpt_dir,
+    spec=from_mapping(FinetuneSpec, cfg),
+    opt=from_mapping(Optim, cfg),
+    model=snakemake.params.model,
+    resume=True,  # a rerun after SIGTERM (time limit, pre-emption) continues from the checkpoint
+)
