@@ -12,6 +12,8 @@ rule cohort_split:
         split=SPLIT,
     log:
         "logs/cohort/split.log",
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=1000,

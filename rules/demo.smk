@@ -11,12 +11,14 @@ rule demo_synthesize:
         "logs/demo/synthesize.log",
     benchmark:
         "logs/demo/synthesize.bench.tsv"
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
     params:
         demo=config["demo"],
-        out="resources/demo",
+        out=lambda wildcards, output: Path(output.clinical).parent,
     script:
         "../workflow/scripts/demo_synthesize.py"

@@ -15,6 +15,8 @@ rule expression_build:
         "logs/expression/build.log",
     benchmark:
         "logs/expression/build.bench.tsv"
+    conda:
+        "../envs/data.yaml"
     threads: config["expression"]["workers"]
     resources:
         mem_mb=2000,
