@@ -19,7 +19,7 @@ genes each) and tumour morphology (hemisphere and position, size, elongation, ri
 Each volume also holds ``decoys`` tumour-like blobs that are not in the mask: the first is the
 tumour's mirror image across the brain's midline (same size, shape and contrast), the others
 random. So the image alone cannot tell which of two identical blobs is the tumour (at best it
-marks both), while the genes can: the subtype ``z0 > 0`` (a block of neighbouring genes
+marks both), while the genes can: the subtype ``z0 > 0`` (genes of one chromosome arm
 expressed lower, like a 1p/19q loss) picks the hemisphere. A model that uses the genes can
 beat the same model without them; with the genes shuffled across patients it cannot.
 Everything is deterministic in ``seed``: the same spec writes the same bytes.
@@ -139,20 +139,21 @@ def latent(spec: DemoSpec, n: int, rng: np.random.Generator) -> np.ndarray:
 def log_expression(spec: DemoSpec, z: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """log2 abundance per patient and gene, ``(n, genes)``: baseline + factor modules + noise.
 
-    Module 0 is the *subtype* ``z0 > 0`` (a binary molecular class): a block of neighbouring
-    genes expressed lower, like a chromosome-arm loss (1p/19q codeletion in LGG); the subtype
-    also picks the tumour's hemisphere. The other modules follow their factor linearly.
+    Module 0 is the *subtype* ``z0 > 0`` (a binary molecular class): genes of a chromosome
+    arm expressed lower, like the 1p/19q codeletion in LGG; the subtype also picks the tumour's
+    hemisphere. STAR-Counts files list genes by Ensembl id, not by position, so the lost arm's
+    genes lie scattered through the file (and through every group of genes the encoder pools).
+    The other modules follow their factor linearly.
     """
     n = z.shape[0]
     base = rng.normal(2.0, 2.5, size=spec.genes)
     silent = rng.random(spec.genes) < 0.25  # genes not expressed in this tissue
     x = base + rng.normal(0.0, 0.4, size=(n, spec.genes))
     expressed = np.flatnonzero(~silent)
-    start = rng.integers(0, len(expressed) - spec.module_genes + 1)
-    block = expressed[start : start + spec.module_genes]  # neighbouring genes, like an arm loss
+    block = np.sort(rng.choice(expressed, size=spec.module_genes, replace=False))  # the lost arm
     rest = rng.permutation(np.setdiff1d(expressed, block))
     for k in range(spec.latent_factors):
-        if k == 0:  # the subtype: one chromosomal block expressed lower (a 1p/19q-like loss)
+        if k == 0:  # the subtype: one chromosome arm expressed lower (1p/19q-like loss)
             idx, sign, drive = block, -1.0, (z[:, [0]] > 0).astype(float)
         else:
             idx = rest[(k - 1) * spec.module_genes : k * spec.module_genes]
