@@ -68,53 +68,45 @@ def _setup(args: argparse.Namespace):
     return from_mapping(Optim, vars(args)), json.loads(args.model_json), ckpt
 
 
-def _pretrain(args: argparse.Namespace) -> int:
-    from mgi.train.pretrain import pretrain
+def _stoppable(train, args: argparse.Namespace, **kwargs) -> int:
+    """Run ``train`` on the common inputs; a SIGTERM/SIGUSR1 stop returns its exit code."""
     from mgi.train.signals import StopRequested
-    from mgi.train.specs import PretrainSpec, from_mapping
 
     opt, model, ckpt = _setup(args)
     try:
-        pretrain(
+        train(
             args.store,
             args.matrix,
             args.zscore,
             args.split,
             out_dir=args.out_dir,
             ckpt_dir=ckpt,
-            spec=from_mapping(PretrainSpec, vars(args)),
             opt=opt,
             model=model,
             resume=args.resume,
+            **kwargs,
         )
     except StopRequested as stop:
         logging.getLogger("mgi").warning("%s", stop)
         return stop.exit_code
     return 0
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    from mgi.train.pretrain import pretrain
+    from mgi.train.specs import PretrainSpec, from_mapping
+
+    return _stoppable(pretrain, args, spec=from_mapping(PretrainSpec, vars(args)))
 
 
 def _finetune(args: argparse.Namespace) -> int:
     from mgi.train.finetune import Run, finetune
-    from mgi.train.signals import StopRequested
     from mgi.train.specs import FinetuneSpec, from_mapping
 
-    opt, model, ckpt = _setup(args)
-    try:
-        finetune(
-            args.store,
-            args.matrix,
-            args.zscore,
-            args.split,
-            run=Run.parse(args.run, args.gene_encoder),
-            pretrained=args.pretrained,
-            out_dir=args.out_dir,
-            ckpt_dir=ckpt,
-            spec=from_mapping(FinetuneSpec, vars(args)),
-            opt=opt,
-            model=model,
-            resume=args.resume,
-        )
-    except StopRequested as stop:
-        logging.getLogger("mgi").warning("%s", stop)
-        return stop.exit_code
-    return 0
+    return _stoppable(
+        finetune,
+        args,
+        run=Run.parse(args.run, args.gene_encoder),
+        pretrained=args.pretrained,
+        spec=from_mapping(FinetuneSpec, vars(args)),
+    )
