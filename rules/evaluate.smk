@@ -71,6 +71,7 @@ rule evaluate_nifti:
 rule evaluate_table1:
     input:
         summaries=expand(f"{EVALUATE_DIR}/{{run}}/summary.json", run=table1_runs()),
+        per_patient=expand(f"{EVALUATE_DIR}/{{run}}/per_patient.csv", run=table1_runs()),
     output:
         csv=report(
             f"{TABLES_DIR}/table1.csv",
@@ -89,6 +90,11 @@ rule evaluate_table1:
         runtime=5,
     params:
         runs=table1_runs(),
+        bootstrap={
+            "n_resamples": config["evaluate"]["bootstrap"],
+            "confidence": config["evaluate"]["confidence"],
+            "seed": config["evaluate"]["seed"],
+        },
         config=config,
         seed=config["evaluate"]["seed"],
     script:

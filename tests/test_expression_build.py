@@ -113,7 +113,7 @@ def test_demo_dag_dry_run(repo):
 
     snakemake = Path(sys.executable).parent / "snakemake"
     res = subprocess.run(
-        [str(snakemake), "-n", "results/expression/matrix.parquet"],
+        [str(snakemake), "-n", "--forceall", "results/expression/matrix.parquet"],
         cwd=repo,
         capture_output=True,
         text=True,

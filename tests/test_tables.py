@@ -100,3 +100,47 @@ def test_ablation_and_retrieval(tmp_path):
 def test_markdown_blank_for_nan():
     md = tables.to_markdown(pd.DataFrame({"a": ["x"], "b": [float("nan")], "c": [0.12345]}))
     assert md.splitlines()[2] == "| x |  | 0.123 |"
+
+
+def _per_patient(path, dice):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cases = [f"TCGA-XX-{i:04d}" for i in range(len(dice))]
+    pd.DataFrame({"case_id": cases, "dice": dice, "hd95": 1.0}).to_csv(path, index=False)
+    return path
+
+
+def test_table1_paired_difference_to_image_only(summaries, tmp_path):
+    base = [0.2, 0.9, 0.5, 0.4, 0.7, 0.3]  # patients differ a lot; the runs' gaps do not
+    gain = {"image_only": 0.0, "mgi": 0.2, "mgi_shuffled": 0.0}
+    per_patient = {
+        r: _per_patient(tmp_path / r / "pp.csv", [d + gain.get(r, -0.01 * k) for d in base])
+        for k, r in enumerate(tables.TABLE1_RUNS)
+    }
+    # the unpaired CIs of mgi and image_only would overlap; the paired one excludes 0
+    table = tables.table1(
+        summaries,
+        tmp_path / "t1",
+        per_patient=per_patient,
+        bootstrap={"n_resamples": 500, "seed": 0},
+    ).set_index("method")
+    assert table.loc["mgi", "dice_vs_image_only"] == pytest.approx(0.2)
+    assert table.loc["mgi", "dice_vs_image_only_ci_low"] == pytest.approx(0.2)
+    assert table.loc["mgi_shuffled", "dice_vs_image_only"] == pytest.approx(0.0)
+    assert math.isnan(table.loc["image_only", "dice_vs_image_only"])
+    assert list(table.columns)[-1] == "paper_dice"
+    assert "dice_vs_image_only" in (tmp_path / "t1.md").read_text()
+
+
+def test_paired_difference_ci_and_mismatched_patients(tmp_path):
+    from mgi.metrics import paired_difference
+
+    rng = __import__("numpy").random.default_rng(0)
+    ref = pd.DataFrame({"case_id": list("abcdefgh"), "dice": rng.uniform(0.2, 0.9, 8)})
+    run = ref.assign(dice=ref.dice + rng.normal(0.1, 0.02, 8)).iloc[::-1]  # order must not matter
+    diff, low, high = paired_difference(run, ref, n_resamples=1000, seed=1)
+    assert 0.05 < low < diff < high < 0.15
+    assert paired_difference(run, ref, n_resamples=1000, seed=1) == (diff, low, high)
+    with pytest.raises(ValueError, match=r"different test patients: \['h', 'z'\]"):
+        paired_difference(run.replace({"case_id": {"h": "z"}}), ref)
+    with pytest.raises(ValueError, match="per-patient-mean"):
+        paired_difference(run, ref, "dice_slice")

@@ -40,6 +40,8 @@ PAPER_DICE = {
     "attention_unet": 0.830,
     "mgi": 0.901,
 }
+# The run every other is compared with, patient by patient: the same ViT and decoder, no genes.
+REFERENCE_RUN = "image_only"
 METRIC_COLUMNS = (
     "dice",
     "dice_ci_low",
@@ -112,24 +114,90 @@ def write_table(
     return paths
 
 
-def table1(
-    summaries: Mapping[str, str | Path], stem: str | Path, *, config: Any = None, seed=None
+def versus_reference(
+    per_patient: Mapping[str, str | Path],
+    reference: str = REFERENCE_RUN,
+    *,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """Table 1: one row per method (:data:`TABLE1_RUNS` order), ours + ``paper_dice`` apart."""
+    """Per run: paired ``dice`` difference to ``reference`` over the same test patients, with
+    its bootstrap CI (:func:`mgi.metrics.paired_difference`); NaN on the reference's own row."""
+    from mgi.metrics import paired_difference
+
+    tables = {run: _read_per_patient(path) for run, path in per_patient.items()}
+    if reference not in tables:
+        raise ValueError(f"paired comparison needs the per-patient table of {reference!r}")
+    cols = [f"dice_vs_{reference}{s}" for s in ("", "_ci_low", "_ci_high")]
+    rows = []
+    for run, table in tables.items():
+        diff = (float("nan"),) * 3
+        if run != reference:
+            diff = paired_difference(
+                table,
+                tables[reference],
+                "dice",
+                n_resamples=n_resamples,
+                confidence=confidence,
+                seed=seed,
+            )
+        rows.append({"method": run, **dict(zip(cols, diff, strict=True))})
+    return pd.DataFrame(rows)
+
+
+def _read_per_patient(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: per-patient metrics missing")
+    table = pd.read_csv(path)
+    if not {"case_id", "dice"} <= set(table.columns):
+        raise ValueError(f"{path}: per-patient metrics need columns case_id and dice")
+    return table
+
+
+def table1(
+    summaries: Mapping[str, str | Path],
+    stem: str | Path,
+    *,
+    per_patient: Mapping[str, str | Path] | None = None,
+    bootstrap: Mapping[str, Any] | None = None,
+    config: Any = None,
+    seed=None,
+) -> pd.DataFrame:
+    """Table 1: one row per method (:data:`TABLE1_RUNS` order), ours + ``paper_dice`` apart.
+
+    With ``per_patient`` (run -> per-patient CSV) it adds each run's paired ``dice`` difference
+    to ``image_only`` and its CI (``bootstrap``: n_resamples, confidence, seed).
+    """
     missing = [r for r in TABLE1_RUNS if r not in summaries]
     if missing:
         raise ValueError(f"Table 1 needs evaluation summaries of {missing}")
     rows = [{"method": r, **read_summary(summaries[r])} for r in TABLE1_RUNS]
     table = pd.DataFrame(rows)
+    sources = {r: str(summaries[r]) for r in TABLE1_RUNS}
+    if per_patient is not None:
+        versus = versus_reference(
+            {r: per_patient[r] for r in TABLE1_RUNS if r in per_patient}, **(bootstrap or {})
+        )
+        table = table.merge(versus, on="method", how="left")
+        sources |= {f"{r}/per_patient": str(p) for r, p in per_patient.items()}
     table["paper_dice"] = [PAPER_DICE.get(r, float("nan")) for r in TABLE1_RUNS]
     note = (
         "Our columns come from this run's test patients (95 % bootstrap CI over patients)."
         " `dice`: per-patient 3-D Dice, mean over patients; `dice_slice`: per-slice Dice over"
         " tumour slices; `dice_slice_all`: per-slice Dice over all slices, empty-vs-empty = 1;"
-        " `hd95` in store voxels. `paper_dice` is the paper's Table 1 (TCGA-LGG, Dice definition"
-        " not stated), for reference only: a different cohort, split and possibly definition."
+        " `hd95` in store voxels."
+        + (
+            f" `dice_vs_{REFERENCE_RUN}`: mean per-patient difference in `dice` to"
+            f" `{REFERENCE_RUN}` on the same patients, with its paired bootstrap CI (a gain is"
+            " shown when the interval excludes 0)."
+            if per_patient is not None
+            else ""
+        )
+        + " `paper_dice` is the paper's Table 1 (TCGA-LGG, Dice definition not stated), for"
+        " reference only: a different cohort, split and possibly definition."
     )
-    sources = {r: str(summaries[r]) for r in TABLE1_RUNS}
     write_table(
         table,
         stem,

@@ -1,4 +1,4 @@
-"""Snakemake adapter: Table 1 from the per-run summaries (mgi.tables.table1)."""
+"""Snakemake adapter: Table 1 from the per-run summaries and per-patient CSVs (mgi.tables)."""
 
 from pathlib import Path
 
@@ -6,9 +6,12 @@ from mgi.logsetup import script_logging
 from mgi.tables import table1
 
 script_logging(snakemake.log[0])
+runs = snakemake.params.runs
 table1(
-    dict(zip(snakemake.params.runs, snakemake.input.summaries, strict=True)),
+    dict(zip(runs, snakemake.input.summaries, strict=True)),
     Path(snakemake.output.csv).with_suffix(""),
+    per_patient=dict(zip(runs, snakemake.input.per_patient, strict=True)),
+    bootstrap=snakemake.params.bootstrap,
     config=snakemake.params.config,
     seed=snakemake.params.seed,
 )

@@ -147,7 +147,6 @@ def _build_mgi(
         dim=dim,
         image_dim=vit.dim,
         gene_dim=gen["d_model"],
-        grid=tuple(vit.grid),
     )
     encoder = pool = None
     if with_genes:
