@@ -141,17 +141,22 @@ def bootstrap_ci(
 
     Deterministic in ``seed``. With fewer than two patients the interval is (nan, nan).
     """
-    from scipy.stats import bootstrap
-
     values = per_patient[metric].to_numpy(float)
     if len(values) < 2:
         log.warning("bootstrap CI of %s needs >= 2 patients; got %d", metric, len(values))
         return float("nan"), float("nan")
     weight = WEIGHTS[metric]
     weights = np.ones_like(values) if weight is None else per_patient[weight].to_numpy(float)
+    return _percentile_ci((values, weights), _weighted_mean, n_resamples, confidence, seed)
+
+
+def _percentile_ci(data, statistic, n_resamples: int, confidence: float, seed: int):
+    """scipy.stats.bootstrap percentile interval, resampling the (paired) rows of ``data``."""
+    from scipy.stats import bootstrap
+
     res = bootstrap(
-        (values, weights),
-        _weighted_mean,
+        data,
+        statistic,
         paired=True,
         vectorized=True,
         n_resamples=n_resamples,
@@ -179,8 +184,6 @@ def paired_difference(
     narrower than comparing two unpaired CIs. ``metric`` must be a plain per-patient mean
     (``dice``, ``hd95``). Raises ValueError if the two tables do not hold the same patients.
     """
-    from scipy.stats import bootstrap
-
     if WEIGHTS.get(metric, "") is not None:
         raise ValueError(f"paired difference needs a per-patient-mean metric, not {metric!r}")
     a = per_patient.set_index("case_id")[metric]
@@ -191,17 +194,8 @@ def paired_difference(
     diff = (a - b.loc[a.index]).to_numpy(float)
     if len(diff) < 2:
         return float(np.mean(diff)), float("nan"), float("nan")
-    res = bootstrap(
-        (diff,),
-        np.mean,
-        vectorized=True,
-        n_resamples=n_resamples,
-        confidence_level=confidence,
-        method="percentile",
-        rng=np.random.default_rng(seed),
-    )
-    low, high = res.confidence_interval
-    return float(np.mean(diff)), float(low), float(high)
+    low, high = _percentile_ci((diff,), np.mean, n_resamples, confidence, seed)
+    return float(np.mean(diff)), low, high
 
 
 def summarise(
