@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from mgi.atomic import atomic_path
+from mgi.tables import read_csv_columns
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +26,6 @@ def _save(fig: Figure, out: str | Path) -> Path:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     log.info("figure -> %s", out)
     return Path(out)
-
-
-def _read_csv(path: str | Path, need: set[str]) -> pd.DataFrame:
-    table = pd.read_csv(path)
-    if not need <= set(table.columns):
-        raise ValueError(f"{path}: needs columns {sorted(need)}, has {list(table.columns)}")
-    return table
 
 
 def loss_curves(
@@ -45,7 +39,7 @@ def loss_curves(
     fig = Figure(figsize=(3.2 * cols, 2.6 * math.ceil(n / cols)), layout="constrained")
     axes = fig.subplots(math.ceil(n / cols), cols, squeeze=False).ravel()
     for ax, (run, path) in zip(axes, files.items(), strict=False):
-        table = _read_csv(path, {"epoch", loss})
+        table = read_csv_columns(path, {"epoch", loss})
         ax.plot(table["epoch"], table[loss], marker=".", label=loss)
         for col in (c for c in table.columns if c.startswith("val_")):
             ax.plot(table["epoch"], table[col], marker=".", label=col)
@@ -63,7 +57,8 @@ def dice_boxplot(
 ) -> Path:
     """Box plot of per-patient ``metric`` per method (in mapping order), patients as dots."""
     data = {
-        run: _read_csv(p, {metric})[metric].dropna().to_numpy() for run, p in per_patient.items()
+        run: read_csv_columns(p, {metric})[metric].dropna().to_numpy()
+        for run, p in per_patient.items()
     }
     fig = Figure(figsize=(1.1 * len(data) + 2, 3.6), layout="constrained")
     ax = fig.subplots()
@@ -99,7 +94,7 @@ def overlays(
     from mgi.imaging import SliceStore
 
     store = SliceStore(store_path)
-    table = _read_csv(per_patient_csv, {"case_id", "dice"})
+    table = read_csv_columns(per_patient_csv, {"case_id", "dice"})
     with np.load(predictions) as npz:
         rows, prob = npz["rows"], npz["prob"]
     cases = store.index["case_id"].to_numpy()[rows]

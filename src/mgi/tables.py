@@ -126,7 +126,7 @@ def versus_reference(
     its bootstrap CI (:func:`mgi.metrics.paired_difference`); NaN on the reference's own row."""
     from mgi.metrics import paired_difference
 
-    tables = {run: _read_per_patient(path) for run, path in per_patient.items()}
+    tables = {run: read_csv_columns(path, {"case_id", "dice"}) for run, path in per_patient.items()}
     if reference not in tables:
         raise ValueError(f"paired comparison needs the per-patient table of {reference!r}")
     cols = [f"dice_vs_{reference}{s}" for s in ("", "_ci_low", "_ci_high")]
@@ -146,13 +146,14 @@ def versus_reference(
     return pd.DataFrame(rows)
 
 
-def _read_per_patient(path: str | Path) -> pd.DataFrame:
+def read_csv_columns(path: str | Path, need: set[str]) -> pd.DataFrame:
+    """A result CSV that must hold the columns ``need``; errors name the file and what lacks."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: per-patient metrics missing")
+        raise FileNotFoundError(f"{path}: result table missing")
     table = pd.read_csv(path)
-    if not {"case_id", "dice"} <= set(table.columns):
-        raise ValueError(f"{path}: per-patient metrics need columns case_id and dice")
+    if not need <= set(table.columns):
+        raise ValueError(f"{path}: needs columns {sorted(need)}, has {list(table.columns)}")
     return table
 
 
@@ -211,9 +212,9 @@ def table1(
 
 
 def _final_loss(path: str | Path) -> float:
-    metrics = pd.read_csv(path)
-    if "loss" not in metrics or metrics.empty:
-        raise ValueError(f"{path}: pre-training metrics need a non-empty 'loss' column")
+    metrics = read_csv_columns(path, {"loss"})
+    if metrics.empty:
+        raise ValueError(f"{path}: pre-training metrics hold no epoch")
     return float(metrics["loss"].iloc[-1])
 
 
@@ -224,11 +225,7 @@ def _top1(retrieval: pd.DataFrame, direction: str) -> float:
 
 def read_retrieval(path: str | Path) -> pd.DataFrame:
     """A pre-training ``retrieval.csv`` (direction, level, k, accuracy, chance, n_patients)."""
-    table = pd.read_csv(path)
-    need = {"direction", "k", "accuracy", "chance"}
-    if not need <= set(table.columns):
-        raise ValueError(f"{path}: retrieval table needs columns {sorted(need)}")
-    return table
+    return read_csv_columns(path, {"direction", "k", "accuracy", "chance"})
 
 
 def retrieval(

@@ -24,22 +24,21 @@ class ImageOnly(nn.Module):
         return self.net(images)
 
 
-def _strides(channels: Sequence[int]) -> tuple[int, ...]:
-    return (2,) * (len(channels) - 1)
+def _monai_2d(channels: Sequence[int]) -> dict:
+    """Arguments shared by MONAI's U-Nets: 2-D, one channel in and out, halving per level."""
+    return {
+        "spatial_dims": 2,
+        "in_channels": 1,
+        "out_channels": 1,
+        "channels": tuple(channels),
+        "strides": (2,) * (len(channels) - 1),
+    }
 
 
 def _monai_unet(channels: Sequence[int], num_res_units: int) -> ImageOnly:
     from monai.networks.nets import UNet
 
-    net = UNet(
-        spatial_dims=2,
-        in_channels=1,
-        out_channels=1,
-        channels=tuple(channels),
-        strides=_strides(channels),
-        num_res_units=num_res_units,
-    )
-    return ImageOnly(net=net)
+    return ImageOnly(net=UNet(**_monai_2d(channels), num_res_units=num_res_units))
 
 
 def build_unet(*, channels: Sequence[int] = (16, 32, 64, 128)) -> ImageOnly:
@@ -56,14 +55,7 @@ def build_attention_unet(*, channels: Sequence[int] = (16, 32, 64, 128)) -> Imag
     """MONAI Attention U-Net (attention gates on the skips)."""
     from monai.networks.nets import AttentionUnet
 
-    net = AttentionUnet(
-        spatial_dims=2,
-        in_channels=1,
-        out_channels=1,
-        channels=tuple(channels),
-        strides=_strides(channels),
-    )
-    return ImageOnly(net=net)
+    return ImageOnly(net=AttentionUnet(**_monai_2d(channels)))
 
 
 def build_deeplabv3plus(*, encoder: str = "resnet18") -> ImageOnly:

@@ -24,11 +24,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from mgi.atomic import atomic_path
 from mgi.data import Cohort, SliceGeneDataset, load_cohort, permute_patients
 from mgi.train import checkpoint
 from mgi.train.loop import Task, autocast, collate, fit
-from mgi.train.pretrain import fingerprint, save_model
+from mgi.train.outputs import fingerprint, save_run
 from mgi.train.specs import FinetuneSpec, Optim
 
 log = logging.getLogger(__name__)
@@ -179,20 +178,22 @@ def finetune(
         net, segmentation_task(dataset, run, spec, opt.seed), opt, ckpt_dir=ckpt_dir, config=config
     )
     prob = predict(net, SliceGeneDataset(store.images, store.masks, test), run, spec.predict_batch)
-    out_dir = Path(out_dir)
-    save_model(
-        out_dir / "model.pt",
+
+    def write_predictions(path: Path) -> None:
+        with open(path, "wb") as fh:  # a handle: savez would append ".npz" to the temp name
+            np.savez_compressed(fh, rows=test.rows.astype(np.int64), prob=prob)
+
+    save_run(
+        out_dir,
         net,
-        {**config, "optim": asdict(opt)},
-        opt.seed,
+        config=config,
+        opt=opt,
+        ckpt_dir=ckpt_dir,
+        tables={"history.csv": history},
+        files={"predictions.npz": write_predictions},
         run=run.name,
         n_genes=train.n_genes,
         img_size=img_size,
         model_config=model,
     )
-    with atomic_path(out_dir / "history.csv") as tmp:
-        history.to_csv(tmp, index=False)
-    with atomic_path(out_dir / "predictions.npz") as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, rows=test.rows.astype(np.int64), prob=prob)
-    checkpoint.clear(ckpt_dir)
     return net

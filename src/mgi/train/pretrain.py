@@ -14,11 +14,10 @@ from typing import Any
 
 import torch
 
-from mgi.atomic import atomic_path
 from mgi.data import DistinctPatientBatchSampler, SliceGeneDataset, load_cohort, tumour_slices
-from mgi.provenance import provenance
 from mgi.train import checkpoint
 from mgi.train.loop import Task, fit
+from mgi.train.outputs import fingerprint, save_run
 from mgi.train.specs import Optim, PretrainSpec
 
 log = logging.getLogger(__name__)
@@ -70,11 +69,6 @@ def contrastive_task(dataset: SliceGeneDataset, spec: PretrainSpec, seed: int) -
     )
 
 
-def fingerprint(*paths: str | Path) -> dict[str, list[int]]:
-    """``{path: [size, mtime_ns]}``: regenerated inputs invalidate old checkpoints."""
-    return {str(p): [Path(p).stat().st_size, Path(p).stat().st_mtime_ns] for p in paths}
-
-
 def pretrain(
     store: str | Path,
     matrix: str | Path,
@@ -119,28 +113,20 @@ def pretrain(
         net, contrastive_task(dataset, spec, opt.seed), opt, ckpt_dir=ckpt_dir, config=config
     )
     scores = retrieval(net, SliceGeneDataset(store.images, store.masks, test), spec.batch_size)
-    out_dir = Path(out_dir)
-    save_model(
-        out_dir / "model.pt",
+    save_run(
+        out_dir,
         net,
-        {**config, "optim": asdict(opt)},
-        opt.seed,
+        config=config,
+        opt=opt,
+        ckpt_dir=ckpt_dir,
+        tables={  # metrics.csv columns: epoch, loss, lr, seconds, ...
+            "metrics.csv": history.rename(columns={"train_loss": "loss"}),
+            "retrieval.csv": scores,
+        },
         gene_encoder=spec.gene_encoder,
         n_genes=train.n_genes,
         img_size=img_size,
         gene_ids=train.gene_ids,
         model_config=model,
     )
-    with atomic_path(out_dir / "metrics.csv") as tmp:  # columns: epoch, loss, lr, seconds, ...
-        history.rename(columns={"train_loss": "loss"}).to_csv(tmp, index=False)
-    with atomic_path(out_dir / "retrieval.csv") as tmp:
-        scores.to_csv(tmp, index=False)
-    checkpoint.clear(ckpt_dir)
     return net
-
-
-def save_model(path: str | Path, net: torch.nn.Module, config: dict, seed: int, **meta) -> None:
-    """``{"state_dict", "provenance", **meta}`` via torch.save, atomically."""
-    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-    with atomic_path(path) as tmp:
-        torch.save({"state_dict": state, "provenance": provenance(config, seed), **meta}, tmp)
