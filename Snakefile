@@ -5,13 +5,19 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# The demo (config.yaml) is the run without --configfile. Any --configfile replaces it whole
+# (several merge in order), so nothing of the demo leaks into another run; Snakemake itself would
+# merge --configfile over config.yaml. mgi.config.load (`mgi config show`) follows the same rule.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
 report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+include: "rules/config.smk"
 include: "rules/demo.smk"
 include: "rules/download.smk"
 include: "rules/expression.smk"

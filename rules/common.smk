@@ -1,9 +1,16 @@
 # Config validation, the paths every stage shares, and input functions.
 from pathlib import Path
 
-from snakemake.utils import validate
+import os
 
-validate(config, "../workflow/schemas/config.schema.yaml", set_default=True)
+import mgi.config
+from mgi.config import keys
+
+# Defaults and checks from the schema (src/mgi/config/config.schema.yaml): one source for the
+# workflow and the `mgi` commands. A bad key stops here with a message naming it.
+mgi.config.validate(config)
+# The conda envs (envs/*.yaml) install this checkout with pip: `-e ${MGI_PIPELINE_ROOT}`.
+os.environ.update(MGI_PIPELINE_ROOT=str(Path(workflow.basedir).resolve()))
 
 DEMO = config["source"] == "demo"
 # The GDC download (or the demo) writes files.tsv, manifest.tsv and <file_id>/<file_name> here.
@@ -14,6 +21,7 @@ STORE = "results/imaging/store"  # images.npy, masks.npy, index.parquet
 COHORT = "results/cohort"  # paired.tsv, unpaired.tsv, split.tsv
 SPLIT = f"{COHORT}/split.tsv"
 MATRIX = "results/expression/matrix.parquet"
+CONFIG_RECORD = "results/config.yaml"  # the effective config of the latest run
 
 # Each rules/*.smk appends the outputs `rule all` builds.
 TARGETS = []
@@ -23,14 +31,20 @@ def final_targets():
     return TARGETS
 
 
-def imaging_sheet():
-    """The NIfTI sample sheet: the demo's, or the user's imaging.sheet."""
-    if config["imaging"]["format"] != "nifti":
-        return []
-    if config["imaging"]["sheet"]:
-        return config["imaging"]["sheet"]
+def imaging_source():
+    """The imaging input: kaggle_3m's root folder; for NIfTI the user's sample sheet, else the
+    user's root folder (files found by imaging.patterns), else the demo's sheet."""
+    im = config["imaging"]
+    if im["format"] == "kaggle_3m":
+        if not im["root"]:
+            raise ValueError(
+                "config: imaging.root is required with imaging.format: kaggle_3m"
+            )
+        return im["root"]
+    if im["sheet"] or im["root"]:
+        return im["sheet"] or im["root"]
     if DEMO:
         return DEMO_SHEET
     raise ValueError(
-        "config: imaging.sheet is required with source: gdc and format: nifti"
+        "config: imaging.sheet or imaging.root is required with source: gdc and format: nifti"
     )

@@ -6,6 +6,7 @@
 
 if not DEMO:
 
+    # Local rules: they need the internet, which compute nodes of a cluster often lack.
     # Not cache: True: the <file_id>/<file_name> files are not declared outputs (their names come
     # from the API), so a cached files.tsv would point at nothing. The downloader is its own cache:
     # verified files are never fetched again, and a broken file resumes from its .partial.
@@ -18,6 +19,7 @@ if not DEMO:
         benchmark:
             "logs/gdc/download.bench.tsv"
         retries: 1
+        localrule: True
         conda:
             "../envs/data.yaml"
         threads: 1  # downloads are I/O-bound threads (gdc.processes), not CPU work
@@ -25,7 +27,7 @@ if not DEMO:
             mem_mb=2000,
             runtime=360,
         params:
-            gdc=config["gdc"],
+            gdc=keys.gdc(config),
         script:
             "../workflow/scripts/gdc_download.py"
 
@@ -37,6 +39,7 @@ if not DEMO:
             "logs/gdc/cases.log",
         cache: True
         retries: 1
+        localrule: True
         conda:
             "../envs/data.yaml"
         threads: 1
@@ -44,6 +47,6 @@ if not DEMO:
             mem_mb=1000,
             runtime=30,
         params:
-            gdc=config["gdc"],
+            gdc=keys.gdc(config),
         script:
             "../workflow/scripts/gdc_cases.py"

@@ -37,8 +37,7 @@ rule evaluate_run:
         mem_mb=2000,
         runtime=15,
     params:
-        evaluate=config["evaluate"],
-        config=config,
+        evaluate=keys.evaluate(config),
     script:
         "../workflow/scripts/evaluate_run.py"
 
@@ -82,6 +81,7 @@ rule evaluate_table1:
         json=f"{TABLES_DIR}/table1.json",
     log:
         "logs/evaluate/table1.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -90,13 +90,7 @@ rule evaluate_table1:
         runtime=5,
     params:
         runs=table1_runs(),
-        bootstrap={
-            "n_resamples": config["evaluate"]["bootstrap"],
-            "confidence": config["evaluate"]["confidence"],
-            "seed": config["evaluate"]["seed"],
-        },
-        config=config,
-        seed=config["evaluate"]["seed"],
+        bootstrap=keys.bootstrap(config),
     script:
         "../workflow/scripts/evaluate_table1.py"
 
@@ -116,6 +110,7 @@ rule evaluate_ablation:
         json=f"{TABLES_DIR}/ablation.json",
     log:
         "logs/evaluate/ablation.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -124,8 +119,6 @@ rule evaluate_ablation:
         runtime=5,
     params:
         encoders=list(ablation_runs()),
-        config=config,
-        seed=config["evaluate"]["seed"],
     script:
         "../workflow/scripts/evaluate_ablation.py"
 
@@ -143,6 +136,7 @@ rule evaluate_retrieval:
         json=f"{TABLES_DIR}/retrieval.json",
     log:
         "logs/evaluate/retrieval.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -151,8 +145,6 @@ rule evaluate_retrieval:
         runtime=5,
     params:
         encoders=pretrain_encoders(),
-        config=config,
-        seed=config["evaluate"]["seed"],
     script:
         "../workflow/scripts/evaluate_retrieval.py"
 

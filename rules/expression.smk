@@ -22,7 +22,7 @@ rule expression_build:
         mem_mb=2000,
         runtime=30,
     params:
-        expression=config["expression"],
+        expression=keys.expression(config),
     script:
         "../workflow/scripts/expression_build.py"
 

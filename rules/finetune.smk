@@ -26,8 +26,8 @@ rule finetune_train:
     params:
         # undeclared: survives a failed (SIGTERM'd) job, so the rerun resumes from it
         ckpt_dir=f"{FINETUNE_DIR}/{{run}}/checkpoints",
-        finetune=config["finetune"],
-        model=config.get("model", {}),
+        finetune=lambda wildcards: keys.finetune(config, wildcards.run),
+        model=lambda wildcards: keys.finetune_model(config, wildcards.run),
     script:
         "../workflow/scripts/finetune_train.py"
 

@@ -1,14 +1,8 @@
 # FLAIR volumes (NIfTI sheet) or kaggle_3m TIFF slices -> slice store; QC montages per patient.
 
 
-# The input: the NIfTI sample sheet, or the kaggle_3m root folder.
-IMAGING_SOURCE = (
-    imaging_sheet()
-    if config["imaging"]["format"] == "nifti"
-    else config["imaging"]["root"]
-)
-if not IMAGING_SOURCE:
-    raise ValueError("config: imaging.root is required with imaging.format: kaggle_3m")
+# The input: the NIfTI sample sheet or folder, or the kaggle_3m root folder.
+IMAGING_SOURCE = imaging_source()
 
 
 rule imaging_slice:
@@ -30,7 +24,7 @@ rule imaging_slice:
         mem_mb=4000,
         runtime=30,
     params:
-        imaging=config["imaging"],
+        imaging=keys.imaging(config),
     script:
         "../workflow/scripts/imaging_slice.py"
 

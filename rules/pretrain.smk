@@ -28,8 +28,8 @@ rule pretrain_train:
     params:
         # undeclared: survives a failed (SIGTERM'd) job, so the rerun resumes from it
         ckpt_dir=f"{PRETRAIN_DIR}/{{encoder}}/checkpoints",
-        pretrain=config["pretrain"],
-        model=config.get("model", {}),
+        pretrain=keys.pretrain(config),
+        model=lambda wildcards: keys.pretrain_model(config, wildcards.encoder),
     script:
         "../workflow/scripts/pretrain_train.py"
 

@@ -16,6 +16,7 @@ rule report_training_curves:
         ),
     log:
         "logs/report/training_curves.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -41,6 +42,7 @@ rule report_pretrain_curves:
         ),
     log:
         "logs/report/pretrain_curves.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -69,6 +71,7 @@ rule report_dice_boxplot:
         "logs/report/dice_{metric}.log",
     wildcard_constraints:
         metric="dice|dice_slice|dice_slice_all",
+    localrule: True
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -96,6 +99,7 @@ rule report_overlays:
         ),
     log:
         "logs/report/overlays.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -121,6 +125,7 @@ rule report_qc:
         ),
     log:
         "logs/report/qc.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     threads: 1

@@ -12,6 +12,5 @@ ablation(
     dict(zip(encoders, snakemake.input.metrics, strict=True)),
     dict(zip(encoders, snakemake.input.retrieval, strict=True)),
     Path(snakemake.output.csv).with_suffix(""),
-    config=snakemake.params.config,
-    seed=snakemake.params.seed,
+    config={"encoders": encoders},
 )

@@ -9,6 +9,5 @@ script_logging(snakemake.log[0])
 retrieval(
     dict(zip(snakemake.params.encoders, snakemake.input.retrieval, strict=True)),
     Path(snakemake.output.csv).with_suffix(""),
-    config=snakemake.params.config,
-    seed=snakemake.params.seed,
+    config={"encoders": snakemake.params.encoders},
 )

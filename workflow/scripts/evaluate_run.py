@@ -18,5 +18,5 @@ evaluate_run(
     n_resamples=cfg["bootstrap"],
     confidence=cfg["confidence"],
     seed=cfg["seed"],
-    config=snakemake.params.config,
+    config=cfg,
 )

@@ -12,6 +12,6 @@ table1(
     Path(snakemake.output.csv).with_suffix(""),
     per_patient=dict(zip(runs, snakemake.input.per_patient, strict=True)),
     bootstrap=snakemake.params.bootstrap,
-    config=snakemake.params.config,
-    seed=snakemake.params.seed,
+    config={"runs": runs, "bootstrap": snakemake.params.bootstrap},
+    seed=snakemake.params.bootstrap["seed"],
 )

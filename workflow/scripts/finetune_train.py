@@ -10,18 +10,19 @@ from mgi.train.specs import FinetuneSpec, Optim, from_mapping
 
 script_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-cfg = snakemake.params.finetune
+cfg = snakemake.params.finetune  # what this run reads (its cache key: mgi.config.keys)
+knobs = snakemake.config["finetune"]  # device and predict_batch change no result
 finetune(
     Path(snakemake.input.index).parent,  # the slice store folder
     snakemake.input.matrix,
     snakemake.input.zscore,
     snakemake.input.split,
-    run=Run.parse(snakemake.wildcards.run, cfg["gene_encoder"]),
+    run=Run.parse(snakemake.wildcards.run, cfg.get("gene_encoder", "")),
     pretrained=snakemake.input.get("pretrained"),
     out_dir=Path(snakemake.output.model).parent,
     ckpt_dir=snakemake.params.ckpt_dir,
-    spec=from_mapping(FinetuneSpec, cfg),
-    opt=from_mapping(Optim, cfg),
+    spec=from_mapping(FinetuneSpec, cfg, predict_batch=knobs["predict_batch"]),
+    opt=from_mapping(Optim, cfg, device=knobs["device"]),
     model=snakemake.params.model,
     resume=True,  # a rerun after SIGTERM (time limit, pre-emption) continues from the checkpoint
 )

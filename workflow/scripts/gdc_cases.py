@@ -4,7 +4,7 @@ from mgi.gdc import RetryPolicy, download_clinical
 from mgi.logsetup import script_logging
 
 script_logging(snakemake.log[0])
-gdc = snakemake.params.gdc
+gdc = {**snakemake.config["gdc"], **snakemake.params.gdc}  # params: what is fetched
 download_clinical(
     snakemake.output.clinical,
     project=gdc["project"],

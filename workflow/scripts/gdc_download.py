@@ -6,7 +6,7 @@ from mgi.gdc import RetryPolicy, download_project
 from mgi.logsetup import script_logging
 
 script_logging(snakemake.log[0])
-gdc = snakemake.params.gdc
+gdc = {**snakemake.config["gdc"], **snakemake.params.gdc}  # params: what is fetched
 download_project(
     Path(snakemake.output.files).parent,  # files.tsv, manifest.tsv and <file_id>/ go here
     project=gdc["project"],

@@ -10,9 +10,9 @@ cfg = snakemake.params.imaging
 opts = SliceOptions(
     size=cfg["size"],
     slices=cfg["slices"],
-    margin=cfg["margin"],
+    margin=cfg.get("margin", 0),  # read only with slices: tumour
     clip_percentiles=tuple(cfg["clip_percentiles"]),
     empty_masks=cfg["empty_masks"],
 )
 out = Path(snakemake.output.images).parent
-build_store(cfg["format"], snakemake.input.source, out, opts, patterns=cfg["patterns"])
+build_store(cfg["format"], snakemake.input.source, out, opts, patterns=cfg.get("patterns"))

@@ -19,7 +19,7 @@ pretrain(
     out_dir=Path(snakemake.output.model).parent,
     ckpt_dir=snakemake.params.ckpt_dir,
     spec=from_mapping(PretrainSpec, cfg, gene_encoder=snakemake.wildcards.encoder),
-    opt=from_mapping(Optim, cfg),
+    opt=from_mapping(Optim, cfg, device=snakemake.config["pretrain"]["device"]),
     model=snakemake.params.model,
     resume=True,  # a rerun after SIGTERM (time limit, pre-emption) continues from the checkpoint
 )

@@ -14,14 +14,25 @@ import logging
 from dataclasses import MISSING, fields
 
 
-def _add_fields(p: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
+def _add_fields(p: argparse.ArgumentParser, cls, section: dict) -> None:
+    """One option per field of ``cls``; its default from the schema's ``section`` (the workflow's
+    default too), the dataclass's only for fields the config does not have."""
     for f in fields(cls):
-        if f.name in skip or f.default is MISSING:
+        if f.default is MISSING:
             continue
-        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+        default = section.get(f.name, f.default)
+        kind = type(f.default)
+        if kind is bool:
+            p.add_argument(
+                f"--{f.name.replace('_', '-')}", action=argparse.BooleanOptionalAction,
+                default=default,
+            )  # fmt: skip
+        else:
+            p.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=default)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, section: str) -> None:
+    from mgi.config import defaults
     from mgi.train.specs import Optim
 
     p.add_argument("--store", required=True, help="slice store folder")
@@ -31,29 +42,38 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-dir", required=True, help="output folder")
     p.add_argument("--ckpt-dir", help="checkpoint folder (default: <out-dir>/checkpoints)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
-    p.add_argument("--model-json", default="{}", help="model options (config `model:`) as JSON")
+    p.add_argument(
+        "--model-json",
+        default=json.dumps(defaults("model")),
+        help="model options (config `model:`) as JSON; keys not given take the schema's",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's choice)")
-    _add_fields(p, Optim)
+    _add_fields(p, Optim, defaults(section))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from mgi.config import defaults
     from mgi.train.specs import FinetuneSpec, PretrainSpec
 
     p = sub.add_parser("pretrain", help="image-gene contrastive pre-training (+ retrieval)")
-    _common(p)
-    _add_fields(p, PretrainSpec)
+    _common(p, "pretrain")
+    _add_fields(p, PretrainSpec, defaults("pretrain"))
     p.set_defaults(func=_pretrain)
     f = sub.add_parser("finetune", help="segmentation fine-tuning of one run")
-    _common(f)
+    _common(f, "finetune")
     f.add_argument(
         "--run",
         required=True,
         help="mgi, image_only, mgi_shuffled, mgi-<encoder>, "
         "unet, resunet, deeplabv3plus or attention_unet",
     )
-    f.add_argument("--gene-encoder", default="mamba", help="gene encoder of mgi/image_only")
+    f.add_argument(
+        "--gene-encoder",
+        default=defaults("finetune")["gene_encoder"],
+        help="gene encoder of mgi/image_only",
+    )
     f.add_argument("--pretrained", help="pre-trained model.pt (runs that start from one)")
-    _add_fields(f, FinetuneSpec)
+    _add_fields(f, FinetuneSpec, defaults("finetune"))
     f.set_defaults(func=_finetune)
 
 
@@ -65,7 +85,10 @@ def _setup(args: argparse.Namespace):
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     ckpt = args.ckpt_dir or f"{args.out_dir}/checkpoints"
-    return from_mapping(Optim, vars(args)), json.loads(args.model_json), ckpt
+    from mgi.config import defaults, merge
+
+    model = merge(defaults("model"), json.loads(args.model_json))  # partial JSON: schema fills
+    return from_mapping(Optim, vars(args)), model, ckpt
 
 
 def _stoppable(train, args: argparse.Namespace, **kwargs) -> int:

@@ -1,0 +1,150 @@
+"""What each workflow step reads of the config: its cache key.
+
+Snakemake reruns a job when its ``params`` change, so each rule's ``params`` hold exactly the
+values that change its outputs, and the functions here say which those are. Scheduler keys
+(``threads``, ``mem_mb``, ``runtime``), the device, download concurrency and retry settings,
+``predict_batch`` (slices per forward pass at prediction: the same probabilities) and figure
+keys are read by the scripts from ``snakemake.config`` and change no result; a key only one
+method reads is in that method's key only. ``tests/test_cache_keys.py`` holds the expected reruns
+of every schema key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Runtime knobs: never part of a cache key (see the module docstring).
+SCHEDULER = ("threads", "mem_mb", "runtime", "device")
+
+# The gene-encoder options each encoder reads (mgi.models.registry builds from these).
+GENE_ENCODER_OPTIONS: dict[str, tuple[str, ...]] = {
+    "mamba": ("d_model", "layers", "patch_size", "d_state", "d_conv", "expand", "bidirectional"),
+    "transformer": ("d_model", "layers", "patch_size", "heads"),
+    "group_attention": ("d_model", "layers", "patch_size", "heads", "group_size"),
+    "mlp": ("d_model", "layers", "hidden", "tokens"),
+}
+BASELINE_OPTIONS = {
+    "unet": "channels",
+    "resunet": "channels",
+    "attention_unet": "channels",
+    "deeplabv3plus": "encoder",
+}
+# Fine-tuning settings every run reads; the others depend on the run (finetune()).
+FINETUNE_COMMON = (
+    "epochs",
+    "batch_size",
+    "empty_ratio",
+    "ce_weight",
+    "lr",
+    "weight_decay",
+    "warmup_epochs",
+    "min_lr_ratio",
+    "grad_clip",
+    "seed",
+)
+PRETRAIN_KEYS = (
+    "loss",
+    "epochs",
+    "batch_size",
+    "tumour_only",
+    "lr",
+    "weight_decay",
+    "warmup_epochs",
+    "min_lr_ratio",
+    "grad_clip",
+    "seed",
+)
+
+
+def _pick(section: dict[str, Any], names) -> dict[str, Any]:
+    return {k: section[k] for k in names}
+
+
+def gdc(config: dict[str, Any]) -> dict[str, Any]:
+    """What is downloaded: the API and the project (not concurrency, retries or the token)."""
+    return _pick(config["gdc"], ("api_url", "project"))
+
+
+def expression(config: dict[str, Any]) -> dict[str, Any]:
+    """Everything of ``expression:`` but ``workers`` (the rule's threads)."""
+    return {k: v for k, v in config["expression"].items() if k != "workers"}
+
+
+def imaging(config: dict[str, Any]) -> dict[str, Any]:
+    """How volumes become slices. The input folder or sheet is the rule's input; ``patterns``
+    count only where NIfTI files are found by pattern (a root folder, no sheet), ``margin`` only
+    with ``slices: tumour``; the QC montage's ``qc_slices`` is the QC rule's own."""
+    im = config["imaging"]
+    out = _pick(im, ("format", "size", "slices", "clip_percentiles", "empty_masks"))
+    if im["format"] == "nifti" and im["root"] and not im["sheet"]:
+        out["patterns"] = im["patterns"]
+    if im["slices"] == "tumour":
+        out["margin"] = im["margin"]
+    return out
+
+
+def evaluate(config: dict[str, Any]) -> dict[str, Any]:
+    """What scores a run: threshold and the bootstrap (not which runs get figures or NIfTI)."""
+    return _pick(config["evaluate"], ("threshold", "bootstrap", "confidence", "seed"))
+
+
+def bootstrap(config: dict[str, Any]) -> dict[str, Any]:
+    """The bootstrap of the tables' paired differences."""
+    e = config["evaluate"]
+    return {"n_resamples": e["bootstrap"], "confidence": e["confidence"], "seed": e["seed"]}
+
+
+def gene_model(config: dict[str, Any], encoder: str) -> dict[str, Any]:
+    """The ``model.genes`` options ``encoder`` reads."""
+    return _pick(config["model"]["genes"], GENE_ENCODER_OPTIONS[encoder])
+
+
+def pretrain(config: dict[str, Any]) -> dict[str, Any]:
+    """Pre-training settings (the encoder is the job's wildcard; which encoders run is not)."""
+    return _pick(config["pretrain"], PRETRAIN_KEYS)
+
+
+def pretrain_model(config: dict[str, Any], encoder: str) -> dict[str, Any]:
+    """The ViT, the encoder's own gene options and the joint embedding size."""
+    m = config["model"]
+    return {"image": m["image"], "genes": gene_model(config, encoder), "embed_dim": m["embed_dim"]}
+
+
+def run_encoder(config: dict[str, Any], run: str) -> str | None:
+    """The pre-trained gene encoder a fine-tuning run starts from (None: a baseline)."""
+    if run in BASELINE_OPTIONS:
+        return None
+    if run.startswith("mgi-"):
+        return run[4:]
+    return config["finetune"]["gene_encoder"]
+
+
+def finetune(config: dict[str, Any], run: str) -> dict[str, Any]:
+    """The fine-tuning settings ``run`` reads: the shared budget, plus ``head_lr_mult`` and
+    ``gene_encoder`` for runs that start from pre-training, ``gene_noise`` for runs that read
+    genes, ``shuffle_seed`` for the negative control."""
+    section = config["finetune"]
+    out = _pick(section, FINETUNE_COMMON)
+    encoder = run_encoder(config, run)
+    if encoder is not None:
+        out.update(head_lr_mult=section["head_lr_mult"], gene_encoder=encoder)
+    if run.startswith("mgi"):  # mgi, mgi_shuffled, mgi-<encoder>
+        out["gene_noise"] = section["gene_noise"]
+    if run == "mgi_shuffled":
+        out["shuffle_seed"] = section["shuffle_seed"]
+    return out
+
+
+def finetune_model(config: dict[str, Any], run: str) -> dict[str, Any]:
+    """The ``model:`` options ``run`` builds from: one baseline option for a baseline; the ViT,
+    the fusion decoder and its gene encoder's options for mgi runs (image_only: the decoder's
+    gene width only, and no gene-token pooling)."""
+    m = config["model"]
+    if run in BASELINE_OPTIONS:
+        name = BASELINE_OPTIONS[run]
+        return {"baselines": {name: m["baselines"][name]}}
+    if run == "image_only":
+        fusion = {k: v for k, v in m["fusion"].items() if k != "gene_tokens"}
+        return {"image": m["image"], "fusion": fusion, "genes": {"d_model": m["genes"]["d_model"]}}
+    encoder = run_encoder(config, run)
+    return {"image": m["image"], "fusion": m["fusion"], "genes": gene_model(config, encoder)}
