@@ -111,11 +111,12 @@ def copy_workflow(dest: Path, extra_config: Path) -> Path:
 
 
 class SnakemakeRun:
-    """The venv's Snakemake started in ``workdir`` (with ``--configfile small.yaml``), output to
+    """The venv's Snakemake started in ``workdir`` (``--configfile config.yaml small.yaml``: the
+    demo, shrunk), output to
     ``workdir/snakemake-<ns>.out``; :meth:`poll` sets ``returncode``, ``seconds``, ``output``."""
 
     def __init__(
-        self, workdir: Path, *args: str, env: dict[str, str], configs=("small.yaml",)
+        self, workdir: Path, *args: str, env: dict[str, str], configs=("config.yaml", "small.yaml")
     ) -> None:
         self.workdir = Path(workdir)
         cmd = [str(Path(sys.executable).parent / "snakemake"), *args, "--configfile", *configs]
