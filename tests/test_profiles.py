@@ -1,0 +1,76 @@
+"""The shipped profiles and rule placement: what runs where, without a cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+TRAINING = {"pretrain_train", "finetune_train"}
+# Rules that run where Snakemake runs: the GDC API (compute nodes often have no internet), and
+# the tiny table, figure and record rules.
+LOCAL = {
+    "gdc_download",
+    "gdc_cases",
+    "config_record",
+    "evaluate_table1",
+    "evaluate_ablation",
+    "evaluate_retrieval",
+    "report_training_curves",
+    "report_pretrain_curves",
+    "report_dice_boxplot",
+    "report_overlays",
+    "report_qc",
+}
+
+
+@pytest.fixture(scope="module")
+def gdc_workflow(repo, tmp_path_factory):
+    """The parsed workflow of a GDC run (Snakemake's API, as `snakemake` parses it)."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import (
+        ConfigSettings,
+        OutputSettings,
+        ResourceSettings,
+        StorageSettings,
+    )
+
+    work = tmp_path_factory.mktemp("gdc-workflow")
+    (work / "gdc.yaml").write_text("source: gdc\nimaging:\n  sheet: sheet.tsv\n")
+    with SnakemakeApi(OutputSettings()) as api:
+        wf = api.workflow(
+            resource_settings=ResourceSettings(),
+            config_settings=ConfigSettings(configfiles=[work / "gdc.yaml"]),
+            storage_settings=StorageSettings(),
+            snakefile=repo / "Snakefile",
+            workdir=work,
+        )
+        yield wf._workflow
+
+
+def test_download_and_tiny_rules_are_local(gdc_workflow):
+    assert set(gdc_workflow._localrules) == LOCAL
+
+
+def test_training_rules_ask_for_one_gpu(gdc_workflow):
+    for rule in gdc_workflow.rules:
+        assert (rule.resources.get("gpu") == 1) == (rule.name in TRAINING), rule.name
+
+
+def _profile(repo: Path, name: str) -> dict:
+    return yaml.safe_load((repo / "profiles" / name / "profile.yaml").read_text())
+
+
+def test_slurm_profile_names_no_partition_and_asks_for_an_early_signal(repo):
+    profile = _profile(repo, "slurm")
+    assert "slurm_partition" not in profile.get("default-resources", {})
+    for rule, resources in profile["set-resources"].items():
+        assert "slurm_partition" not in resources, rule
+    for rule in TRAINING:
+        assert "--signal=TERM@300" in profile["set-resources"][rule]["slurm_extra"]
+
+
+def test_local_profile_runs_one_training_job_per_gpu(repo):
+    profile = _profile(repo, "local")
+    assert profile["resources"] == {"gpu": 1} or profile["resources"] == ["gpu=1"]
