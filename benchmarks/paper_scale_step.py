@@ -21,20 +21,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from mgi.train import shapes
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-MODELS = [
-    "pretrain:mamba",
-    "mgi",
-    "image_only",
-    "unet",
-    "resunet",
-    "attention_unet",
-    "deeplabv3plus",
-    "pretrain:transformer",
-    "pretrain:group_attention",
-    "pretrain:mlp",
-]
+# Table 1's models, then the gene-encoder ablation's pre-trainings.
+MODELS = [*shapes.MODELS, "pretrain:transformer", "pretrain:group_attention", "pretrain:mlp"]
 CHILD = """
 import json, resource, sys, torch
 import mgi.config

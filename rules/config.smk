@@ -16,7 +16,7 @@ rule config_record:
     params:
         # the whole config: this record changes with every key (and reruns nothing else)
         config=config,
-        configfiles=[str(f) for f in workflow.overwrite_configfiles],
+        configfiles=[os.path.relpath(f) for f in workflow.overwrite_configfiles],
     script:
         "../workflow/scripts/config_record.py"
 

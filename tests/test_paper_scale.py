@@ -18,18 +18,7 @@ def paper(repo):
     return mgi.config.load([repo / "configs/tcga-lgg.yaml"])
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "pretrain:mamba",
-        "mgi",
-        "image_only",
-        "unet",
-        "resunet",
-        "attention_unet",
-        "deeplabv3plus",
-    ],
-)
+@pytest.mark.parametrize("name", shapes.MODELS)
 def test_paper_scale_model_takes_a_step(paper, name):
     out = shapes.step(paper, name, batch=2)
     assert out["size"] == 256 and out["genes"] == paper["expression"]["top_k_variance"]

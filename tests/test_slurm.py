@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 from output_compare import compare_runs
 from slurm_cluster import REPO, SlurmCluster, SnakemakeRun, copy_workflow, unavailable, wait_all
+from test_profiles import LOCAL
 
 log = logging.getLogger(__name__)
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -96,18 +97,8 @@ def _jobs(log: str) -> dict[int, tuple[bool, str, str]]:
     return jobs
 
 
-# Rules that run where Snakemake runs (the login node): tables, figures, the config record.
-LOCAL_RULES = {
-    "config_record",
-    "evaluate_table1",
-    "evaluate_ablation",
-    "evaluate_retrieval",
-    "report_training_curves",
-    "report_pretrain_curves",
-    "report_dice_boxplot",
-    "report_overlays",
-    "report_qc",
-}
+# Rules that run where Snakemake runs (the login node): the demo has no GDC download.
+LOCAL_RULES = LOCAL - {"gdc_download", "gdc_cases"}
 
 
 def test_every_job_ran_as_a_slurm_job_but_the_local_rules(runs, cluster):

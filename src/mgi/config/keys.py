@@ -29,31 +29,11 @@ BASELINE_OPTIONS = {
     "attention_unet": "channels",
     "deeplabv3plus": "encoder",
 }
+# The budget and optimiser settings both training stages read.
+OPTIM = ("epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "min_lr_ratio", "grad_clip")
 # Fine-tuning settings every run reads; the others depend on the run (finetune()).
-FINETUNE_COMMON = (
-    "epochs",
-    "batch_size",
-    "empty_ratio",
-    "ce_weight",
-    "lr",
-    "weight_decay",
-    "warmup_epochs",
-    "min_lr_ratio",
-    "grad_clip",
-    "seed",
-)
-PRETRAIN_KEYS = (
-    "loss",
-    "epochs",
-    "batch_size",
-    "tumour_only",
-    "lr",
-    "weight_decay",
-    "warmup_epochs",
-    "min_lr_ratio",
-    "grad_clip",
-    "seed",
-)
+FINETUNE_COMMON = (*OPTIM, "seed", "empty_ratio", "ce_weight")
+PRETRAIN_KEYS = (*OPTIM, "seed", "loss", "tumour_only")
 
 
 def _pick(section: dict[str, Any], names) -> dict[str, Any]:

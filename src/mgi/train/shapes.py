@@ -15,6 +15,17 @@ import torch
 
 from mgi.config import keys
 
+# The models of a run's Table 1 path: MGI's pre-training, its fine-tuned runs, the baselines.
+MODELS = (
+    "pretrain:mamba",
+    "mgi",
+    "image_only",
+    "unet",
+    "resunet",
+    "attention_unet",
+    "deeplabv3plus",
+)
+
 
 def n_genes(config: dict[str, Any], default: int = 16384) -> int:
     """The genes the models see: ``expression.top_k_variance`` (or ``default`` without one)."""
