@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +15,9 @@ from mgi.data import (
     build_cohort,
     load_cohort,
     permute_patients,
+    read_rows,
     read_split,
+    tumour_slices,
     zscore,
 )
 
@@ -40,6 +44,52 @@ def test_cohorts_hold_only_their_split(inputs):
     item = SliceGeneDataset(store.images, store.masks, train)[5]
     assert item["image"].shape == (1, 16, 16) and item["genes"].shape == (20,)
     assert store.index["case_id"].iloc[int(item["row"])] == train.case_ids[int(item["patient"])]
+
+
+def test_dataset_reads_store_dtypes_and_yields_exact_float32(inputs, monkeypatch):
+    import builtins
+
+    import torch
+
+    from mgi.imaging import SliceStore
+
+    opened = []  # the store's rows are read from its files, not through the memory map
+
+    def spy(path, *args, **kwargs):
+        opened.append(Path(path).name)
+        return builtins.open(path, *args, **kwargs)
+
+    monkeypatch.setattr("mgi.data.open", spy, raising=False)
+    store = SliceStore(inputs["store"])
+    train = load_cohort(store, inputs["matrix"], inputs["zscore"], inputs["split"], "train")
+    cohort = tumour_slices(train, store.index)  # rows with gaps: several runs to read
+    assert (np.diff(cohort.rows) > 1).any()
+    dataset = SliceGeneDataset(store.images, store.masks, cohort)
+    # no copy of the cohort (float32 or other) in memory: slices are read per item, as stored
+    assert not opened
+    assert dataset.images.dtype == np.float16 and dataset.masks.dtype == np.uint8
+    assert dataset.images.shape == dataset.masks.shape == (len(cohort.rows), 16, 16)
+    assert dataset.images[0].dtype == np.float16 and dataset.masks[[0, 2]].dtype == np.uint8
+    for i in range(len(dataset)):
+        item = dataset[i]
+        assert item["image"].dtype == item["mask"].dtype == torch.float32
+        assert item["image"].shape == item["mask"].shape == (1, 16, 16)
+        image, mask = store[int(item["row"])]
+        np.testing.assert_array_equal(item["image"][0].numpy(), image.astype(np.float32))
+        np.testing.assert_array_equal(item["mask"][0].numpy(), mask.astype(np.float32))
+    assert opened and set(opened) == {"images.npy", "masks.npy"}
+    full = SliceGeneDataset(store.images, store.masks, train)
+    tumour = store.index["tumour_pixels"].to_numpy()[train.rows] > 0
+    np.testing.assert_array_equal(full.has_tumour(chunk=3), tumour)
+    # any rows, in any order, of a whole-file map or of a view of one: plain indexing's values
+    rows = np.array([5, 6, 7, 0, 12, 13, 2, 2])
+    for array in (store.images, store.masks, store.images[1:], np.asarray(store.masks)):
+        got = read_rows(array, rows)
+        assert got.dtype == array.dtype and not isinstance(got, np.memmap)
+        np.testing.assert_array_equal(got, array[rows])
+    assert read_rows(store.images, np.array([], dtype=np.int64)).shape == (0, 16, 16)
+    with pytest.raises(IndexError):
+        read_rows(store.images, np.array([len(store)]))
 
 
 def test_zscore_needs_statistics_for_every_gene():

@@ -11,6 +11,7 @@ would be false negatives).
 from __future__ import annotations
 
 import logging
+import mmap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,14 +138,75 @@ def permute_patients(cohort: Cohort, seed: int) -> Cohort:
     return Cohort(cohort.case_ids, cohort.rows, cohort.patient, cohort.genes[perm], cohort.gene_ids)
 
 
+def read_rows(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``array[rows]`` as an in-memory array of ``array``'s dtype (a float16 store stays float16).
+
+    From a whole-file memory map (a :class:`~mgi.imaging.SliceStore` array) the rows are read
+    with plain file reads, one per run of consecutive rows: indexing the map would map the
+    store's pages into this process, where they would count in its RSS, up to the whole store.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    whole_file = (
+        isinstance(array, np.memmap)
+        and isinstance(array.base, mmap.mmap)  # not a view: offset/filename describe ``array``
+        and array.flags.c_contiguous
+        and array.filename is not None
+    )
+    if not whole_file or not len(rows):
+        return np.array(array[rows])
+    if rows.min() < -len(array) or rows.max() >= len(array):
+        raise IndexError(f"rows out of range for {len(array)} rows of {array.filename}")
+    rows = rows % len(array)
+    out = np.empty((len(rows), *array.shape[1:]), dtype=array.dtype)
+    row_bytes = out[0].nbytes
+    cuts = np.flatnonzero(np.diff(rows) != 1) + 1
+    with open(array.filename, "rb", buffering=0) as fh:
+        for a, b in zip([0, *cuts], [*cuts, len(rows)], strict=True):
+            view = memoryview(out[a:b].reshape(-1).view(np.uint8))
+            fh.seek(array.offset + int(rows[a]) * row_bytes)
+            done = 0
+            while done < len(view):
+                n = fh.readinto(view[done:])
+                if not n:
+                    raise EOFError(f"{array.filename}: ends before row {rows[b - 1]}")
+                done += n
+    return out
+
+
+class StoreRows:
+    """Rows ``rows`` of a slice-store array (N, H, W), read on demand in the array's dtype.
+
+    ``x[i]`` (an int, a slice or an index array into ``rows``) -> ``array[rows[i]]`` in memory:
+    float16 images stay float16, uint8 masks uint8. Nothing is held but the map and the rows.
+    """
+
+    def __init__(self, array: np.ndarray, rows: np.ndarray) -> None:
+        self.array, self.rows = array, np.asarray(rows, dtype=np.int64)
+        self.shape = (len(self.rows), *array.shape[1:])
+        self.dtype = array.dtype
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i) -> np.ndarray:
+        sel = self.rows[i]
+        if np.ndim(sel) == 0:
+            return read_rows(self.array, sel[None])[0]
+        return read_rows(self.array, sel)
+
+
 class SliceGeneDataset(Dataset):
     """Item ``i``: ``image`` (1, H, W) float32, ``mask`` (1, H, W) float32, ``genes`` (G,)
-    float32, ``patient`` int, ``row`` int (the slice-store row)."""
+    float32, ``patient`` int, ``row`` int (the slice-store row).
+
+    ``images``/``masks`` (:class:`StoreRows`) read the cohort's slices from the store one item at
+    a time, in the store's dtypes (float16, uint8), converted to float32 per item: exactly
+    (float16 -> float32 loses nothing), and no copy of the cohort stays in memory.
+    """
 
     def __init__(self, images: np.ndarray, masks: np.ndarray, cohort: Cohort) -> None:
-        # The cohort's rows are read into memory once: a few hundred MB at most for TCGA-LGG.
-        self.images = torch.from_numpy(np.asarray(images[cohort.rows], dtype=np.float32))
-        self.masks = torch.from_numpy(np.asarray(masks[cohort.rows], dtype=np.float32))
+        self.images = StoreRows(images, cohort.rows)
+        self.masks = StoreRows(masks, cohort.rows)
         self.genes = torch.from_numpy(np.array(cohort.genes, dtype=np.float32))
         self.patient = torch.from_numpy(cohort.patient)
         self.rows = torch.from_numpy(cohort.rows)
@@ -155,12 +217,20 @@ class SliceGeneDataset(Dataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         p = self.patient[i]
         return {
-            "image": self.images[i].unsqueeze(0),
-            "mask": self.masks[i].unsqueeze(0),
+            "image": torch.from_numpy(self.images[i].astype(np.float32)).unsqueeze(0),
+            "mask": torch.from_numpy(self.masks[i].astype(np.float32)).unsqueeze(0),
             "genes": self.genes[p],
             "patient": p,
             "row": self.rows[i],
         }
+
+    def has_tumour(self, chunk: int = 256) -> np.ndarray:
+        """(N,) bool: items whose mask has a tumour pixel (masks read ``chunk`` rows at a time)."""
+        out = np.zeros(len(self), dtype=bool)
+        for start in range(0, len(self), chunk):
+            masks = self.masks[start : start + chunk]
+            out[start : start + len(masks)] = masks.reshape(len(masks), -1).any(axis=1)
+        return out
 
 
 class DistinctPatientBatchSampler(Sampler[list[int]]):

@@ -76,7 +76,7 @@ def segmentation_task(dataset: SliceGeneDataset, run: Run, spec: FinetuneSpec, s
     from monai.losses import DiceCELoss
 
     criterion = DiceCELoss(sigmoid=True, batch=True, lambda_ce=spec.ce_weight)
-    has_tumour = dataset.masks.flatten(1).any(dim=1).numpy()
+    has_tumour = dataset.has_tumour()
     tumour, empty = np.flatnonzero(has_tumour), np.flatnonzero(~has_tumour)
     n_empty = len(empty) if spec.empty_ratio < 0 else round(spec.empty_ratio * len(tumour))
     n_empty = min(n_empty, len(empty))
@@ -112,13 +112,14 @@ def predict(model, dataset: SliceGeneDataset, run: Run, batch_size: int) -> np.n
     """Sigmoid probabilities (N, H, W) float16 for every item of ``dataset``, in order."""
     model.eval()
     device = next(model.parameters()).device
-    out = []
+    out = np.empty(tuple(dataset.images.shape), dtype=np.float16)  # filled in place, no concat
     for start in range(0, len(dataset), batch_size):
-        batch = collate(dataset, range(start, min(start + batch_size, len(dataset))), device)
+        stop = min(start + batch_size, len(dataset))
+        batch = collate(dataset, range(start, stop), device)
         with autocast(device):
             logits = model(batch["image"], batch["genes"] if run.uses_genes else None)
-        out.append(torch.sigmoid(logits.float())[:, 0].cpu().numpy().astype(np.float16))
-    return np.concatenate(out)
+        out[start:stop] = torch.sigmoid(logits.float())[:, 0].cpu().numpy()
+    return out
 
 
 def _cohorts(store, matrix, zscore, split, run: Run, spec: FinetuneSpec) -> tuple[Cohort, Cohort]:
