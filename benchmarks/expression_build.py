@@ -10,13 +10,20 @@ then times, each in a fresh subprocess (so peak RSS is per method):
   and ``ours warm (1 worker)``: the same, one thread (the sequential pyarrow loop),
 - ``naive``: per-file ``pandas.read_csv`` + ``pandas.concat`` (warm cache),
 
-and, with ``--layouts``, writing/reading the (cases x genes) float32 matrix as a wide Parquet
-table, a fixed_size_list column, and the row-binary layout ``mgi.expression`` uses.
+then, timed as whole processes (start-up and imports included, warm cache, median of
+``--repeats``): ``mgi --help``, ``mgi expression build`` (the CLI) and the naive loop as a
+script, parse only and also writing its matrix with ``to_parquet`` (issue 16: CLI >= 5x naive
+at 120 and 530 files; ``expression_build_process_<files>.csv``),
+and, with ``--layouts``, writing/reading the (cases x genes) float32 matrix (median of
+``--repeats``) as ``fixed_size_list<float32>`` (``mgi.expression``'s layout), a long table
+``case_id, gene_id, value`` (dictionary-encoded), the previous opaque row-binary layout and a wide
+table (one column per gene) -> ``expression_layouts.csv``. Target: read <= 0.5 s, write <= 1 s.
 Prints a table and writes ``benchmarks/results/expression_build.csv``. Targets (2-core machine):
 ours >= 5x naive, >= 500 MB/s parsed, peak RSS <= 1 GB.
 
     python benchmarks/expression_build.py                      # full size, ~2.2 GB on disk
     python benchmarks/expression_build.py --files 40 --genes 5000
+    python benchmarks/expression_build.py --files 120 --only-process   # the CLI vs naive only
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -124,8 +132,8 @@ def child(method: str, root: Path, workers: int) -> dict:
     }
 
 
-def layouts(n: int, g: int, tmp: Path) -> list[dict]:
-    """Write/read time of three Parquet layouts of an (n, g) float32 matrix."""
+def layouts(n: int, g: int, tmp: Path, repeats: int = 3) -> list[dict]:
+    """Median write/read time of Parquet layouts of an (n, g) float32 matrix."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -143,29 +151,126 @@ def layouts(n: int, g: int, tmp: Path) -> list[dict]:
     def wide_r(p):
         return pq.read_table(p).to_pandas().set_index("case_id")
 
-    def list_w(p):
-        arr = pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), g)
-        pq.write_table(pa.table({"case_id": cases, "values": arr}), p, compression="none")
+    def long_w(p):
+        ci = pa.DictionaryArray.from_arrays(
+            pa.array(np.repeat(np.arange(n, dtype=np.int32), g)), pa.array(cases)
+        )
+        gi = pa.DictionaryArray.from_arrays(
+            pa.array(np.tile(np.arange(g, dtype=np.int32), n)), pa.array(genes)
+        )
+        table = pa.table({"case_id": ci, "gene_id": gi, "value": pa.array(x.ravel())})
+        pq.write_table(table, p, compression="none", write_statistics=False, row_group_size=g * 64)
 
-    def list_r(p):
-        col = pq.read_table(p).column("values").combine_chunks().flatten().to_numpy()
-        return col.reshape(-1, g)
+    def long_r(p):  # assumes the written order (a real reader would pivot by the indices)
+        t = pq.read_table(p, read_dictionary=["case_id", "gene_id"])
+        return t.column("value").to_numpy().reshape(n, g)
+
+    def binary_w(p):  # the previous layout (row-binary-float32-le/1)
+        offsets = pa.py_buffer(np.arange(n + 1, dtype=np.int64) * (g * 4))
+        blobs = pa.LargeBinaryArray.from_buffers(
+            pa.large_binary(), n, [None, offsets, pa.py_buffer(x)]
+        )
+        table = pa.table({"case_id": cases, "values": blobs})
+        pq.write_table(table, p, compression="none", use_dictionary=False, write_statistics=False)
+
+    def binary_r(p):
+        chunk = pq.read_table(p).column("values").combine_chunks()
+        return np.frombuffer(chunk.buffers()[2], np.float32, n * g).reshape(n, g)
+
+    def ours_w(p):
+        write_matrix(p, x, cases, genes)
 
     rows = []
-    for name, w, r in [
-        ("row-binary (ours)", lambda p: write_matrix(p, x, cases, genes), read_matrix),
-        ("fixed_size_list", list_w, list_r),
+    candidates = [
+        ("fixed_size_list<float32> (ours)", ours_w, read_matrix),
+        ("long case_id,gene_id,value (dict)", long_w, long_r),
+        ("row-binary (previous, opaque)", binary_w, binary_r),
         ("wide (1 column/gene)", wide_w, wide_r),
-    ]:
+    ]
+    for name, w, r in candidates:
         p = tmp / f"layout-{len(rows)}.parquet"
-        t0 = time.perf_counter()
-        w(p)
-        t1 = time.perf_counter()
-        r(p)
-        t2 = time.perf_counter()
+        writes, reads = [], []
+        for _ in range(repeats if "wide" not in name else 1):  # wide: ~15 s a round
+            t0 = time.perf_counter()
+            w(p)
+            t1 = time.perf_counter()
+            r(p)
+            reads.append(time.perf_counter() - t1)
+            writes.append(t1 - t0)
         rows.append(
-            {"layout": name, "write_s": t1 - t0, "read_s": t2 - t1, "mb": p.stat().st_size / 1e6}
+            {
+                "layout": name,
+                "write_s": statistics.median(writes),
+                "read_s": statistics.median(reads),
+                "write_runs": " ".join(f"{v:.3f}" for v in writes),
+                "read_runs": " ".join(f"{v:.3f}" for v in reads),
+                "mb": p.stat().st_size / 1e6,
+            }
         )
+        p.unlink()
+    return rows
+
+
+NAIVE_SCRIPT = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {bench!r})
+from expression_build import naive, tsv_paths
+matrix = naive(tsv_paths(Path({root!r})))
+{write}
+"""
+
+
+def processes(root: Path, tmp: Path, repeats: int, workers: int) -> list[dict]:
+    """Wall time of whole processes (imports included): mgi --help, the CLI build, naive."""
+    mgi = [sys.executable, "-m", "mgi.cli"]
+    bench, out = str(Path(__file__).resolve().parent), tmp / "proc"
+    commands = {
+        "mgi --help": [*mgi, "--help"],
+        "mgi expression build": [
+            *mgi,
+            "expression",
+            "build",
+            "--gdc-dir",
+            str(root),
+            "--out",
+            str(out / "matrix.parquet"),
+            "--workers",
+            str(workers),
+        ],
+        "naive pandas loop (script)": [  # parse only: no write, the strict baseline
+            sys.executable,
+            "-c",
+            NAIVE_SCRIPT.format(bench=bench, root=str(root), write=""),
+        ],
+        "naive loop + to_parquet (script)": [  # a naive *build*: also writes its matrix
+            sys.executable,
+            "-c",
+            NAIVE_SCRIPT.format(
+                bench=bench, root=str(root), write=f"matrix.to_parquet({str(out / 'n.parquet')!r})"
+            ),
+        ],
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    subprocess.run(commands["mgi --help"], capture_output=True, check=True)  # warm the caches
+    rows = []
+    for name, cmd in commands.items():
+        runs = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, check=True)
+            runs.append(time.perf_counter() - t0)
+        rows.append(
+            {
+                "process": name,
+                "seconds": statistics.median(runs),
+                "runs": " ".join(f"{v:.2f}" for v in runs),
+            }
+        )
+    naive_s, build_s = rows[-2]["seconds"], rows[-1]["seconds"]
+    for row in rows:
+        row["speedup_vs_naive"] = naive_s / row["seconds"]
+        row["speedup_vs_naive_build"] = build_s / row["seconds"]
     return rows
 
 
@@ -176,6 +281,10 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     ap.add_argument("--tmp", default=None, help="parent of the temporary folder")
     ap.add_argument("--layouts", action="store_true", help="also compare Parquet layouts")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per process/layout figure")
+    ap.add_argument(
+        "--only-process", action="store_true", help="only the whole-process CLI vs naive figures"
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--root", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -199,6 +308,22 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         f"generated {args.files} files x {args.genes} genes, {total / 1e9:.2f} GB "
         f"in {time.perf_counter() - t0:.0f} s; workers={args.workers}"
     )
+    load = os.getloadavg()[0]
+    proc = pd.DataFrame(processes(root, tmp, args.repeats, args.workers))
+    proc["files"], proc["genes"], proc["workers"], proc["cpus"] = (
+        args.files,
+        args.genes,
+        args.workers,
+        os.cpu_count(),
+    )
+    proc["loadavg_before"], proc["loadavg_after"] = load, os.getloadavg()[0]
+    proc_csv = RESULTS.with_name(f"expression_build_process_{args.files}.csv")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    proc.to_csv(proc_csv, index=False, float_format="%.4g")
+    print(proc.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(f"-> {proc_csv}")
+    if args.only_process:
+        return
     results = []
     load = os.getloadavg()[0]
     methods = ["raw cold", "raw warm", "ours cold", "ours warm", "ours warm (1 worker)", "naive"]
@@ -237,7 +362,7 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         ].to_string(index=False, float_format=lambda v: f"{v:.2f}")
     )
     if args.layouts:
-        lay = pd.DataFrame(layouts(args.files, args.genes, tmp))
+        lay = pd.DataFrame(layouts(args.files, args.genes, tmp, args.repeats))
         lay.to_csv(RESULTS.with_name("expression_layouts.csv"), index=False, float_format="%.4g")
         print(lay.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"load average (1 min) before/after: {load:.2f}/{os.getloadavg()[0]:.2f}")

@@ -1,6 +1,8 @@
 # rules/expression.smk
 # STAR-Counts files -> one log2(x + 1) expression matrix; statistics from training patients only.
 
+from mgi.expression.matrix_io import LAYOUT as MATRIX_LAYOUT
+
 
 rule expression_build:
     input:
@@ -23,8 +25,31 @@ rule expression_build:
         runtime=30,
     params:
         expression=keys.expression(config),
+        # the on-disk layout: a new layout reruns this rule, so
+        # matrices of an older layout are rebuilt, never misread
+        layout=MATRIX_LAYOUT,
     script:
         "../workflow/scripts/expression_build.py"
 
 
 TARGETS += [MATRIX, "results/expression/zscore.parquet"]
+
+
+# AnnData (.h5ad) for scanpy / R (zellkonverter); not a default target:
+#   snakemake results/expression/matrix.h5ad
+rule expression_export:
+    input:
+        matrix=MATRIX,
+        genes="results/expression/genes.tsv",
+        clinical=CLINICAL,
+    output:
+        h5ad="results/expression/matrix.h5ad",
+    log:
+        "logs/expression/export.log",
+    conda:
+        "../envs/data.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../workflow/scripts/expression_export.py"

@@ -58,6 +58,18 @@ def test_training_rules_ask_for_one_gpu(gdc_workflow):
         assert (rule.resources.get("gpu") == 1) == (rule.name in TRAINING), rule.name
 
 
+def test_matrix_layout_is_a_param_and_the_h5ad_export_is_opt_in(gdc_workflow):
+    """A new matrix layout reruns the build (old matrices are rebuilt, never misread)."""
+    from mgi.expression.matrix_io import LAYOUT
+
+    build = gdc_workflow.get_rule("expression_build")
+    assert dict(build.params.items())["layout"] == LAYOUT
+    export = gdc_workflow.get_rule("expression_export")
+    assert list(export.output) == ["results/expression/matrix.h5ad"]
+    default = gdc_workflow.get_rule(gdc_workflow.default_target)
+    assert not any(str(f).endswith(".h5ad") for f in default.input)
+
+
 def _profile(repo: Path, name: str) -> dict:
     return yaml.safe_load((repo / "profiles" / name / "profile.yaml").read_text())
 

@@ -1,7 +1,10 @@
 """The ``mgi`` command. Sub-commands live in :mod:`mgi.commands`, one module per stage.
 
 Each module in ``mgi.commands`` defines ``register(subparsers)``, which adds its sub-command and
-sets ``func`` on the parser; heavy imports happen inside ``func`` so ``mgi --help`` stays fast.
+sets ``func`` on the parser; heavy imports happen inside ``func``. Start-up stays fast: ``main``
+imports and registers only the module of the command on the line; the others appear in
+``mgi --help`` from ``COMMANDS`` (name -> module, one-line help; a test checks it against the
+modules), so ``mgi --help`` imports no stage at all.
 """
 
 from __future__ import annotations
@@ -14,20 +17,74 @@ import sys
 from mgi import __version__, commands
 from mgi.logsetup import setup_logging
 
+# command -> (module in mgi.commands, help); must match what the modules register
+COMMANDS: dict[str, tuple[str, str]] = {
+    "cohort": ("cohort", "pairing and patient-level splits"),
+    "config": ("config", "the effective config of a run"),
+    "demo": ("demo", "the embedded demo cohort"),
+    "evaluate": ("evaluate", "metrics, NIfTI write-back and tables"),
+    "expression": ("expression", "RNA-seq expression matrix"),
+    "finetune": ("train", "segmentation fine-tuning of one run"),
+    "gdc": ("gdc", "download RNA-seq and clinical data from the GDC API"),
+    "imaging": ("imaging", "slice store from NIfTI or kaggle_3m, QC montages"),
+    "pretrain": ("train", "image-gene contrastive pre-training (+ retrieval)"),
+}
 
-def build_parser() -> argparse.ArgumentParser:
+
+def _base_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
     parser = argparse.ArgumentParser(prog="mgi", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"mgi {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--log-file", help="also write the log to this file")
-    sub = parser.add_subparsers(dest="command", required=True)
+    return parser, parser.add_subparsers(dest="command", required=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser: every module of ``mgi.commands`` registered."""
+    parser, sub = _base_parser()
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         importlib.import_module(f"mgi.commands.{info.name}").register(sub)
     return parser
 
 
+def _command_of(argv: list[str]) -> str | None:
+    """The sub-command named on the line (the first positional), if any."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == "--log-file":
+            skip = True
+        elif not token.startswith("-"):
+            return token
+    return None
+
+
+def lazy_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """A parser with only the named command's module registered; the rest are help stubs."""
+    command = _command_of(argv)
+    if command not in COMMANDS:
+        return build_parser() if command is not None else _stub_parser()
+    module = COMMANDS[command][0]
+    parser, sub = _base_parser()
+    importlib.import_module(f"mgi.commands.{module}").register(sub)
+    for name, (mod, text) in COMMANDS.items():
+        if mod != module:
+            sub.add_parser(name, help=text, add_help=False)
+    return parser
+
+
+def _stub_parser() -> argparse.ArgumentParser:
+    """Every command as a help stub: enough for ``mgi --help`` and ``mgi --version``."""
+    parser, sub = _base_parser()
+    for name, (_, text) in COMMANDS.items():
+        sub.add_parser(name, help=text, add_help=False)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = lazy_parser(argv).parse_args(argv)
     setup_logging(args.log_file, verbose=args.verbose)
     try:
         return int(args.func(args) or 0)

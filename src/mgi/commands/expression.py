@@ -1,4 +1,5 @@
-"""``mgi expression build``: STAR-Counts files of a GDC folder -> one log2(x+1) Parquet matrix."""
+"""``mgi expression build``: STAR-Counts files of a GDC folder -> one log2(x+1) Parquet matrix;
+``mgi expression export --format h5ad OUT``: that matrix as AnnData (scanpy, R zellkonverter)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k-variance", type=int, help="keep the k most variable genes")
     p.add_argument("--workers", type=int, help="parallel file parsers (default min(8, CPUs))")
     p.set_defaults(func=_build)
+    e = expression_sub.add_parser("export", help="the matrix as AnnData (.h5ad)")
+    e.add_argument("out", help="output file (.h5ad)")
+    e.add_argument("--format", default="h5ad", choices=["h5ad"], help="output format (h5ad)")
+    e.add_argument(
+        "--matrix",
+        default="results/expression/matrix.parquet",
+        help="the matrix (default: results/expression/matrix.parquet)",
+    )
+    e.add_argument(
+        "--genes",
+        help="genes.tsv for var gene_name/gene_type (default: genes.tsv beside the matrix, if any)",
+    )
+    e.add_argument("--clinical", help="clinical table (cases.parquet) joined into obs")
+    e.set_defaults(func=_export)
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -56,4 +71,16 @@ def _build(args: argparse.Namespace) -> int:
         zscore_out=args.zscore_out,
         aliquots_out=args.aliquots_out,
     )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mgi.expression.export import write_h5ad
+
+    genes = args.genes
+    if genes is None and (Path(args.matrix).parent / "genes.tsv").is_file():
+        genes = Path(args.matrix).parent / "genes.tsv"
+    write_h5ad(args.out, args.matrix, genes=genes, clinical=args.clinical)
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -102,6 +103,16 @@ def transform(
     return genes, values
 
 
+def _load(gdc_dir, options: ExpressionOptions, split):
+    """The chosen aliquots, their training rows and the (genes, log2(x+1) values) of their files."""
+    chosen = choose_aliquots(read_files_table(gdc_dir), options.sample_types)
+    rows = training_rows(list(chosen.case_id), split)
+    genes, values = load_matrix(
+        list(chosen.path), options.measure, log2p1=True, workers=options.workers
+    )
+    return genes, values, chosen, rows
+
+
 def build_matrix(
     gdc_dir: str | Path,
     out: str | Path,
@@ -132,20 +143,19 @@ def build_matrix(
         raise ValueError("top-k variance and z-score statistics need a split (training cases)")
     if split is None and options.min_fraction > 0:
         log.warning("no split given: the minimum-expression filter uses every case")
-    chosen = choose_aliquots(read_files_table(gdc_dir), options.sample_types)
-    rows = training_rows(list(chosen.case_id), split)
-    genes, values = load_matrix(
-        list(chosen.path), options.measure, log2p1=True, workers=options.workers
-    )
+    # provenance runs git and reads package metadata: overlap it with the parsing
+    with ThreadPoolExecutor(1) as pool:
+        prov_job = pool.submit(provenance, {"gdc_dir": str(gdc_dir), **asdict(options)}, None)
+        genes, values, chosen, rows = _load(gdc_dir, options, split)
+        prov = prov_job.result()
     genes, values = transform(genes, values, rows, options)
     stats = filters.zscore_stats(values, rows) if zscore_out else None
-    prov = provenance({"gdc_dir": str(gdc_dir), **asdict(options)}, None)
     write_matrix(out, values, list(chosen.case_id), list(genes.gene_id), prov)
     if genes_out:
         with atomic_path(genes_out) as tmp:
             genes.to_csv(tmp, sep="\t", index=False)
     if zscore_out:
-        write_zscore(zscore_out, genes.gene_id, *stats, len(rows))
+        write_zscore(zscore_out, genes.gene_id, *stats, len(rows), prov)
     if aliquots_out:
         cols = ["case_id", "file_id", "file_name", "sample_submitter_id", "sample_type"]
         with atomic_path(aliquots_out) as tmp:
