@@ -71,13 +71,14 @@ def kaggle_3m_files(folders: list[str], *, slices: int = 3, size: int = 32) -> d
 
 
 def files_from_folder(root: Path, *, slices: int = 4) -> dict[str, bytes]:
-    """The first ``slices`` slices (and masks) of each patient folder of a real kaggle_3m sample,
-    and its ``data.csv`` trimmed to those patients."""
+    """The middle ``slices`` slices (and masks) of each patient folder of a real kaggle_3m
+    sample (where the tumour is), and its ``data.csv`` trimmed to those patients."""
     files: dict[str, bytes] = {}
     patients = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         patients.append("_".join(folder.name.split("_")[:3]))
-        for n in range(1, slices + 1):
+        middle = len(list(folder.glob("*_mask.tif"))) // 2
+        for n in range(middle - slices // 2, middle - slices // 2 + slices):
             for name in (f"{folder.name}_{n}.tif", f"{folder.name}_{n}_mask.tif"):
                 files[f"{folder.name}/{name}"] = (folder / name).read_bytes()
     lines = (root / "data.csv").read_text().splitlines()

@@ -6,8 +6,9 @@ HTTP ``Range`` and checks the md5 the storage server sends. It raises on a 429/5
 on a connection dropped mid-archive and on an md5 mismatch: :func:`fetch_kaggle_3m` retries
 those with back-off (the next try resumes), and stops at once on 404/401/403 with a message
 naming the dataset. The extracted ``kaggle_3m/`` is verified in the cache and only then renamed
-to ``<dest>/kaggle_3m``, so the next stage never sees a half-extracted folder; a verified folder
-already there is kept and nothing is fetched.
+to ``<dest>/kaggle_3m``, so the next stage never sees a half-extracted folder; a folder already
+there, fetched from the same dataset version (its ``source.json``) and verified, is kept and
+nothing is fetched.
 
 Public datasets need no account; ``KAGGLE_USERNAME``/``KAGGLE_KEY`` or ``~/.kaggle/kaggle.json``
 are used when present and never logged. Tests point the client at a local server with
@@ -70,7 +71,7 @@ def fetch_kaggle_3m(
     """``<dest>/kaggle_3m``, verified; downloaded only if it is not there already."""
     dest = Path(dest).resolve()
     out = dest / FOLDER
-    if out.is_dir():
+    if out.is_dir() and _fetched_from(out) == (source.dataset, source.version):
         try:
             verify_kaggle_3m(out, patients=source.patients)
             log.info("%s is there and verified: nothing fetched", out)
@@ -96,6 +97,9 @@ def download(source: KaggleSource, cache: Path, policy: RetryPolicy) -> Path:
     import kagglehub
     from kagglehub.exceptions import DataCorruptionError, KaggleApiHTTPError
 
+    # kagglehub prints its records to stdout through a handler of its own; they reach the run's
+    # log through the root logger like every library's, so that handler is dropped.
+    logging.getLogger("kagglehub").handlers.clear()
     for attempt in range(policy.tries):
         try:
             with _env("KAGGLEHUB_CACHE", str(cache)):
@@ -128,6 +132,15 @@ def download(source: KaggleSource, cache: Path, policy: RetryPolicy) -> Path:
         )
         time.sleep(min(wait, policy.max_wait))
     raise AssertionError("unreachable")
+
+
+def _fetched_from(folder: Path) -> tuple[str, int] | None:
+    """(dataset, version) of a folder this module fetched, from its record."""
+    try:
+        record = json.loads((folder / RECORD).read_text())
+        return record["dataset"], record["version"]
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _refusal(source: KaggleSource, status: int | None) -> str:
