@@ -34,7 +34,10 @@ def kaggle_3m_table(path: str | Path) -> pd.DataFrame:
     empty cells are missing values (integer codes stay integers)."""
     from mgi.imaging.kaggle_verify import read_table
 
-    table = read_table(path).convert_dtypes(convert_string=False, convert_boolean=False)
+    table = read_table(path)
+    for col in table.columns[table.dtypes == float]:  # integer codes with gaps: Int64
+        if (table[col].dropna() % 1 == 0).all():
+            table[col] = table[col].astype("Int64")
     try:
         keys = table.pop("Patient").astype(str).map(case_barcode)
     except ValueError as err:
