@@ -17,8 +17,8 @@ DEMO = config["source"] == "demo"
 GDC_DIR = "resources/demo/gdc" if DEMO else "resources/gdc/rnaseq"
 CLINICAL = "resources/demo/cases.parquet" if DEMO else "resources/gdc/cases.parquet"
 DEMO_SHEET = "resources/demo/imaging/sheet.tsv"
-KAGGLE_3M = "resources/imaging/kaggle/kaggle_3m"  # imaging.source: kaggle (rules/imaging.smk)
-BRATS_DIR = "resources/imaging/brats_tcga_lgg"  # sheet.tsv, cases/ (imaging.source: brats_tcga_lgg)
+KAGGLE_3M = "resources/imaging/kaggle/kaggle_3m"  # imaging.source: kaggle
+BRATS_DIR = "resources/imaging/brats_tcga_lgg"  # sheet.tsv, cases/ (source: brats_tcga_lgg)
 STORE = "results/imaging/store"  # images.npy, masks.npy, index.parquet
 COHORT = "results/cohort"  # paired.tsv, unpaired.tsv, split.tsv
 SPLIT = f"{COHORT}/split.tsv"

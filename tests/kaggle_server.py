@@ -65,7 +65,9 @@ def kaggle_3m_files(folders: list[str], *, slices: int = 3, size: int = 32) -> d
             files[f"{folder}/{folder}_{n}.tif"] = _tiff(image)
             files[f"{folder}/{folder}_{n}_mask.tif"] = _tiff(mask)
         patient = "_".join(folder.split("_")[:3])
-        rows.append(f"{patient},{1 + k % 3},{1 + k % 4},2,1,,2,{1 + k % 2},1,{2 + k % 2},1,3,2,1,44,3,2,0")
+        rows.append(
+            f"{patient},{1 + k % 3},{1 + k % 4},2,1,,2,{1 + k % 2},1,{2 + k % 2},1,3,2,1,44,3,2,0"
+        )
     files["data.csv"] = ("\n".join(rows) + "\n").encode()
     return files
 
@@ -87,7 +89,9 @@ def files_from_folder(root: Path, *, slices: int = 4) -> dict[str, bytes]:
     return files
 
 
-def archive(files: dict[str, bytes], copies: tuple[str, ...] = COPIES, *, pad: int = 3 << 20) -> bytes:
+def archive(
+    files: dict[str, bytes], copies: tuple[str, ...] = COPIES, *, pad: int = 3 << 20
+) -> bytes:
     """A zip in Kaggle's layout: ``files`` under each of ``copies``, plus ``pad`` random bytes
     (kagglehub writes 1 MiB chunks: a connection dropped half-way through a bigger archive
     leaves a partial download to resume)."""
@@ -119,13 +123,14 @@ class FakeKaggle:
         self.proxy = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def env(self) -> dict[str, str]:
-        """Environment that sends kagglehub's calls here (and nowhere else)."""
+        """Environment that sends kagglehub's calls (to ``http://localhost``) here; requests to
+        ``127.0.0.1`` (the other local stand-ins) go straight to their servers."""
         return {
             "KAGGLE_API_ENVIRONMENT": "LOCALHOST",
             "HTTP_PROXY": self.proxy,
             "http_proxy": self.proxy,
-            "NO_PROXY": "",
-            "no_proxy": "",
+            "NO_PROXY": "127.0.0.1",
+            "no_proxy": "127.0.0.1",
             "KAGGLE_CONFIG_DIR": "/nonexistent",  # no credentials from the home folder
         }
 
@@ -156,7 +161,12 @@ def _handler(kaggle: FakeKaggle) -> type[BaseHTTPRequestHandler]:
         def _record(self, path: str, body=None) -> None:
             with kaggle.lock:
                 kaggle.requests.append(
-                    {"method": self.command, "path": path, "body": body, "range": self.headers.get("Range")}
+                    {
+                        "method": self.command,
+                        "path": path,
+                        "body": body,
+                        "range": self.headers.get("Range"),
+                    }
                 )
 
         def _json(self, code: int, payload: dict, headers: dict | None = None) -> None:
@@ -183,7 +193,11 @@ def _handler(kaggle: FakeKaggle) -> type[BaseHTTPRequestHandler]:
             if path != API:
                 return self._error(404, f"no endpoint {path}")
             owner, slug = kaggle.dataset.split("/")
-            asked = (body.get("ownerSlug"), body.get("datasetSlug"), body.get("datasetVersionNumber"))
+            asked = (
+                body.get("ownerSlug"),
+                body.get("datasetSlug"),
+                body.get("datasetVersionNumber"),
+            )
             if asked != (owner, slug, kaggle.version):
                 return self._error(404, f"dataset not found: {asked}")
             self.send_response(302)

@@ -134,3 +134,48 @@ def test_the_real_sample_goes_through_to_slices(shared_data, tmp_path, monkeypat
     build_store("kaggle_3m", out, tmp_path / "store", SliceOptions(size=64, empty_masks="skip"))
     store = SliceStore(tmp_path / "store")
     assert set(store.index.case_id) == {"TCGA-CS-4941", "TCGA-DU-7010"}
+
+
+def test_snakemake_paper_config_fetches_the_images_and_splits(repo, tmp_path):
+    """configs/tcga-lgg.yaml with no images on disk: GDC and Kaggle stand-ins -> split.tsv,
+    stratified on a data.csv column; a rerun has nothing to do."""
+    import os
+    import subprocess
+    import sys
+
+    import pandas as pd
+    import yaml
+    from gdc_server import FakeGDC, fake_files
+
+    config = yaml.safe_load((repo / "configs/tcga-lgg.yaml").read_text())
+    folders = [f"TCGA_CS_{4900 + k}_1996090{k}" for k in range(5)]  # the last has no RNA-seq
+    cases = [
+        {"id": f"c{k}", "case_id": f"c{k}", "submitter_id": f"TCGA-CS-{4900 + k}"} for k in range(4)
+    ]
+    with (
+        FakeGDC(fake_files(4), cases=cases, retry_after="0") as gdc,
+        FakeKaggle(archive(kaggle_3m_files(folders)), api_faults=[503]) as kaggle,
+    ):
+        config["gdc"].update(api_url=gdc.url, processes=2)
+        config["imaging"]["kaggle"]["patients"] = 5
+        config["split"].update(test_fraction=0.5, folds=0, stratify="neoplasm_histologic_grade")
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+        cmd = [sys.executable, "-m", "snakemake", "results/cohort/split.tsv"]
+        cmd += ["-s", str(repo / "Snakefile"), "--cores", "1", "--directory", str(tmp_path)]
+        cmd += ["--configfile", str(tmp_path / "config.yaml")]
+        env = {**os.environ, **kaggle.env()}
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        again = subprocess.run([*cmd, "-n"], capture_output=True, text=True, timeout=300, env=env)
+    assert "Nothing to be done" in again.stdout + again.stderr
+    for key, value, reruns in (("retries", 2, False), ("patients", 4, False), ("version", 3, True)):
+        changed = yaml.safe_load((tmp_path / "config.yaml").read_text())
+        changed["imaging"]["kaggle"][key] = value
+        (tmp_path / "changed.yaml").write_text(yaml.safe_dump(changed))
+        dry = [*cmd[:-1], str(tmp_path / "changed.yaml"), "-n"]
+        plan = subprocess.run(dry, capture_output=True, text=True, timeout=300, env=env).stdout
+        assert ("rule imaging_fetch:" in plan) == reruns, key
+    assert (tmp_path / "resources/imaging/kaggle/kaggle_3m/data.csv").is_file()
+    split = pd.read_csv(tmp_path / "results/cohort/split.tsv", sep="\t")
+    assert len(split) == 4 and (split.split == "test").sum() == 2
+    assert "HTTP 503" in (tmp_path / "logs/imaging/fetch.log").read_text()

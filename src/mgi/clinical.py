@@ -35,7 +35,7 @@ def kaggle_3m_table(path: str | Path) -> pd.DataFrame:
     from mgi.imaging.kaggle_verify import read_table
 
     table = read_table(path)
-    for col in table.columns[table.dtypes == float]:  # integer codes with gaps: Int64
+    for col in table.select_dtypes("float").columns:  # integer codes with gaps: Int64
         if (table[col].dropna() % 1 == 0).all():
             table[col] = table[col].astype("Int64")
     try:

@@ -7,7 +7,9 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    imaging = sub.add_parser("imaging", help="fetch images, slice store from NIfTI or kaggle_3m, QC montages")
+    imaging = sub.add_parser(
+        "imaging", help="fetch images, slice store from NIfTI or kaggle_3m, QC montages"
+    )
     imaging_sub = imaging.add_subparsers(dest="action", required=True)
     p = imaging_sub.add_parser("slice", help="build the slice store")
     p.add_argument("--format", required=True, choices=["nifti", "kaggle_3m"])

@@ -124,7 +124,9 @@ def brats_sheet(
             (tmp / case).mkdir()
             _extract(zf, flair, tmp / case / "flair.nii.gz", zip_path)
             _extract(zf, label, tmp / case / "label.nii.gz", zip_path)
-            voxels = _write_mask(tmp / case / "label.nii.gz", tmp / case / "mask.nii.gz", label, zip_path)
+            voxels = _write_mask(
+                tmp / case / "label.nii.gz", tmp / case / "mask.nii.gz", label, zip_path
+            )
             (tmp / case / "label.nii.gz").unlink()
             corrected = "ManuallyCorrected" in label
             rows.append((case, flair, label, corrected, voxels))
