@@ -109,3 +109,30 @@ def test_cli_unpack(tmp_path):
     assert main([*args, "--zip", str(zpath)]) == 0
     assert (tmp_path / "b" / "sheet.tsv").is_file()
     assert main(args) == 1  # --zip missing
+
+
+def test_snakemake_unpacks_the_zip_into_the_store(repo, tmp_path):
+    """imaging.source: brats_tcga_lgg through Snakemake: rule imaging_unpack, then the store."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    config = yaml.safe_load((repo / "config.yaml").read_text())
+    zpath = brats_zip(tmp_path / "brats.zip")
+    config["imaging"].update(source="brats_tcga_lgg", size=16)
+    config["imaging"]["brats"] = {
+        "zip": str(zpath),
+        "md5": hashlib.md5(zpath.read_bytes()).hexdigest(),
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    cmd = [sys.executable, "-m", "snakemake", "results/imaging/store/index.parquet"]
+    cmd += ["-s", str(repo / "Snakefile"), "--cores", "1", "--directory", str(tmp_path)]
+    cmd += ["--configfile", str(tmp_path / "config.yaml")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    store = SliceStore(tmp_path / "results/imaging/store")
+    assert store.index.case_id.nunique() == 3
+    sheet = pd.read_csv(tmp_path / "resources/imaging/brats_tcga_lgg/sheet.tsv", sep="\t")
+    assert sheet.manually_corrected.sum() == 1
+    assert "CC BY 3.0" in (tmp_path / "logs/imaging/unpack.log").read_text()

@@ -80,9 +80,13 @@ def fetch_kaggle_3m(
             log.warning("%s does not verify (%s): fetching it again", out, err)
     log.info(LICENCE)
     log.info("fetching %s from Kaggle (%s)", source.handle, _credentials_note())
-    tree = download(source, dest / ".kagglehub", policy or RetryPolicy())
-    root = find_kaggle_3m(tree)
-    summary = verify_kaggle_3m(root, patients=source.patients)
+    cache = dest / ".kagglehub"
+    tree = download(source, cache, policy or RetryPolicy())
+    try:
+        root = find_kaggle_3m(tree)
+        summary = verify_kaggle_3m(root, patients=source.patients)
+    except (FileNotFoundError, ValueError) as err:  # the archive itself: a retry would not help
+        raise type(err)(f"{err} (the download stays in {cache}; delete it to fetch anew)") from None
     record = {**asdict(source), "licence": "CC BY-NC-SA 4.0", "slices": summary.slices}
     (root / RECORD).write_text(json.dumps(record, indent=2) + "\n")
     with atomic_path(out, directory=True) as tmp:
