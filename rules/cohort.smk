@@ -6,6 +6,7 @@ rule cohort_split:
         files=f"{GDC_DIR}/files.tsv",
         index=f"{STORE}/index.parquet",
         clinical=CLINICAL,
+        kaggle_3m=imaging_table(),
     output:
         paired=f"{COHORT}/paired.tsv",
         unpaired=f"{COHORT}/unpaired.tsv",

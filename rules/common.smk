@@ -17,6 +17,8 @@ DEMO = config["source"] == "demo"
 GDC_DIR = "resources/demo/gdc" if DEMO else "resources/gdc/rnaseq"
 CLINICAL = "resources/demo/cases.parquet" if DEMO else "resources/gdc/cases.parquet"
 DEMO_SHEET = "resources/demo/imaging/sheet.tsv"
+KAGGLE_3M = "resources/imaging/kaggle/kaggle_3m"  # imaging.source: kaggle
+BRATS_DIR = "resources/imaging/brats_tcga_lgg"  # sheet.tsv, cases/ (source: brats_tcga_lgg)
 STORE = "results/imaging/store"  # images.npy, masks.npy, index.parquet
 COHORT = "results/cohort"  # paired.tsv, unpaired.tsv, split.tsv
 SPLIT = f"{COHORT}/split.tsv"
@@ -32,9 +34,23 @@ def final_targets():
 
 
 def imaging_source():
-    """The imaging input: kaggle_3m's root folder; for NIfTI the user's sample sheet, else the
+    """The imaging input: the fetched kaggle_3m folder or the sheet made from the BraTS zip
+    (imaging.source); else kaggle_3m's root folder; for NIfTI the user's sample sheet, else the
     user's root folder (files found by imaging.patterns), else the demo's sheet."""
     im = config["imaging"]
+    needs = {"kaggle": "kaggle_3m", "brats_tcga_lgg": "nifti"}.get(im["source"])
+    if needs and im["format"] != needs:
+        raise ValueError(
+            f"config: imaging.source: {im['source']} needs imaging.format: {needs}"
+        )
+    if im["source"] == "kaggle":
+        return KAGGLE_3M
+    if im["source"] == "brats_tcga_lgg":
+        if not im["brats"]["zip"]:
+            raise ValueError(
+                "config: imaging.brats.zip is required with imaging.source: brats_tcga_lgg"
+            )
+        return f"{BRATS_DIR}/sheet.tsv"
     if im["format"] == "kaggle_3m":
         if not im["root"]:
             raise ValueError(
@@ -48,3 +64,8 @@ def imaging_source():
     raise ValueError(
         "config: imaging.sheet or imaging.root is required with source: gdc and format: nifti"
     )
+
+
+def imaging_table():
+    """kaggle_3m's folder (its data.csv joins the clinical table of the split), or nothing."""
+    return KAGGLE_3M if config["imaging"]["source"] == "kaggle" else []

@@ -77,6 +77,16 @@ EXPECTED: dict[str, tuple[object, set[str]]] = {
     "gdc.token_file": ("token.txt", set()),
     "gdc.retries": (3, set()),
     "gdc.timeout": (10, set()),
+    # kaggle_3m fetched: the fetch appears and the store reruns (the split below it, which
+    # now also reads data.csv)
+    "imaging.source": ("kaggle", {"imaging_fetch", "imaging_slice"}),
+    # the fetch and unpack rules do not exist in the demo; tests/test_imaging_fetch.py covers them
+    "imaging.kaggle.dataset": ("someone/lgg", set()),
+    "imaging.kaggle.version": (3, set()),
+    "imaging.kaggle.patients": (5, set()),
+    "imaging.kaggle.retries": (3, set()),
+    "imaging.brats.zip": ("brats.zip", set()),
+    "imaging.brats.md5": ("0" * 32, set()),
     "imaging.format": ("kaggle_3m", {"imaging_slice"}),  # (with imaging.root, below)
     "imaging.root": ("resources/demo/imaging", {"imaging_slice"}),  # NIfTI found by pattern
     "imaging.sheet": ("resources/demo/imaging/sheet-copy.tsv", {"imaging_slice"}),
@@ -177,6 +187,7 @@ EXPECTED: dict[str, tuple[object, set[str]]] = {
 COMPANION = {
     "source": {"imaging.sheet": "resources/demo/imaging/sheet.tsv"},
     "imaging.format": {"imaging.root": "resources/demo/imaging"},
+    "imaging.source": {"imaging.format": "kaggle_3m"},
 }
 DOWNSTREAM = "Input files updated by another job"
 BLOCK = re.compile(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", re.M)

@@ -8,11 +8,12 @@ import pytest
 import yaml
 
 TRAINING = {"pretrain_train", "finetune_train"}
-# Rules that run where Snakemake runs: the GDC API (compute nodes often have no internet), and
-# the tiny table, figure and record rules.
+# Rules that run where Snakemake runs: the GDC API and Kaggle (compute nodes often have no
+# internet), and the tiny table, figure and record rules.
 LOCAL = {
     "gdc_download",
     "gdc_cases",
+    "imaging_fetch",
     "config_record",
     "evaluate_table1",
     "evaluate_ablation",
@@ -37,7 +38,7 @@ def gdc_workflow(repo, tmp_path_factory):
     )
 
     work = tmp_path_factory.mktemp("gdc-workflow")
-    (work / "gdc.yaml").write_text("source: gdc\nimaging:\n  sheet: sheet.tsv\n")
+    (work / "gdc.yaml").write_text("source: gdc\nimaging:\n  source: kaggle\n  format: kaggle_3m\n")
     with SnakemakeApi(OutputSettings()) as api:
         wf = api.workflow(
             resource_settings=ResourceSettings(),

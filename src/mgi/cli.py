@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "expression": ("expression", "RNA-seq expression matrix"),
     "finetune": ("train", "segmentation fine-tuning of one run"),
     "gdc": ("gdc", "download RNA-seq and clinical data from the GDC API"),
-    "imaging": ("imaging", "slice store from NIfTI or kaggle_3m, QC montages"),
+    "imaging": ("imaging", "fetch images, slice store from NIfTI or kaggle_3m, QC montages"),
     "pretrain": ("train", "image-gene contrastive pre-training (+ retrieval)"),
 }
 

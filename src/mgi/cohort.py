@@ -148,8 +148,13 @@ def build(
     seed: int = 0,
     clinical: str | Path | None = None,
     stratify: str | None = None,
+    imaging_table: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Pair the RNA-seq files table with the imaging index and write paired/unpaired/split."""
+    """Pair the RNA-seq files table with the imaging index and write paired/unpaired/split.
+
+    ``stratify`` names a column of the ``clinical`` cases table, joined with kaggle_3m's
+    ``data.csv`` when ``imaging_table`` is given (:func:`mgi.clinical.clinical_table`).
+    """
     files = _read_table(files_tsv)
     if "case_submitter_id" not in files:
         raise ValueError(f"{files_tsv}: no case_submitter_id column")
@@ -161,9 +166,12 @@ def build(
         raise ValueError(f"only {len(paired)} paired cases between {files_tsv} and {imaging_index}")
     labels = None
     if stratify:
-        table = _read_table(clinical) if clinical else None
+        from mgi.clinical import clinical_table
+
+        table = clinical_table(clinical, imaging_table) if clinical else None
         if table is None or stratify not in table:
-            raise ValueError(f"split.stratify: column {stratify!r} not in {clinical}")
+            where = " + ".join(str(p) for p in (clinical, imaging_table) if p)
+            raise ValueError(f"split.stratify: column {stratify!r} not in {where}")
         labels = table.set_index(table.case_submitter_id.map(case_barcode))[stratify]
     table = split(
         paired.case_id, test_fraction=test_fraction, folds=folds, seed=seed, labels=labels

@@ -1,10 +1,13 @@
 """Snakemake adapter: pair by case barcode and split by patient (mgi.cohort.build)."""
 
+from pathlib import Path
+
 from mgi.cohort import build
 from mgi.logsetup import script_logging
 
 script_logging(snakemake.log[0])
 cfg = snakemake.params.split
+table = snakemake.input.get("kaggle_3m")  # imaging.source: kaggle: its data.csv joins
 build(
     snakemake.input.files,
     snakemake.input.index,
@@ -16,4 +19,5 @@ build(
     seed=cfg["seed"],
     clinical=snakemake.input.clinical,
     stratify=cfg["stratify"],
+    imaging_table=Path(table, "data.csv") if table else None,
 )

@@ -17,6 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--clinical", help="cases table (for --stratify)")
     p.add_argument("--stratify", help="clinical column to stratify on")
+    p.add_argument("--imaging-table", help="kaggle_3m data.csv, joined to --clinical by patient")
     p.set_defaults(func=_split)
 
 
@@ -37,5 +38,6 @@ def _split(args: argparse.Namespace) -> int:
         seed=args.seed,
         clinical=args.clinical,
         stratify=args.stratify,
+        imaging_table=args.imaging_table,
     )
     return 0

@@ -1,4 +1,5 @@
-"""``mgi imaging slice|qc``: FLAIR volumes or kaggle_3m slices to a slice store, and its QC."""
+"""``mgi imaging fetch|slice|qc``: fetch the images (kaggle_3m from Kaggle, or a BraTS-TCGA-LGG
+zip to a NIfTI sheet), turn FLAIR volumes or kaggle_3m slices into a slice store, and its QC."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    imaging = sub.add_parser("imaging", help="slice store from NIfTI or kaggle_3m, QC montages")
+    imaging = sub.add_parser(
+        "imaging", help="fetch images, slice store from NIfTI or kaggle_3m, QC montages"
+    )
     imaging_sub = imaging.add_subparsers(dest="action", required=True)
     p = imaging_sub.add_parser("slice", help="build the slice store")
     p.add_argument("--format", required=True, choices=["nifti", "kaggle_3m"])
@@ -38,6 +41,49 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--out", required=True, help="QC folder (replaced atomically)")
     q.add_argument("--max-slices", type=int, default=12)
     q.set_defaults(func=_qc)
+    _register_fetch(imaging_sub)
+
+
+def _register_fetch(imaging_sub: argparse._SubParsersAction) -> None:
+    from mgi.config import defaults
+
+    kaggle = defaults("imaging", "kaggle")
+    f = imaging_sub.add_parser(
+        "fetch", help="kaggle_3m from Kaggle (kagglehub), or a BraTS-TCGA-LGG zip to a NIfTI sheet"
+    )
+    f.add_argument("--source", required=True, choices=["kaggle", "brats_tcga_lgg"])
+    f.add_argument(
+        "--out", required=True, help="kaggle: DIR/kaggle_3m; brats_tcga_lgg: DIR/sheet.tsv, cases/"
+    )
+    f.add_argument("--dataset", default=kaggle["dataset"], help="kaggle: owner/slug")
+    f.add_argument("--version", type=int, default=kaggle["version"], help="kaggle: pinned version")
+    f.add_argument(
+        "--patients", type=int, default=kaggle["patients"], help="kaggle: patient folders expected"
+    )
+    f.add_argument("--tries", type=int, default=kaggle["retries"], help="kaggle: download tries")
+    f.add_argument("--backoff", type=float, default=1.0, help="first wait between tries (s)")
+    f.add_argument("--zip", help="brats_tcga_lgg: the downloaded zip")
+    f.add_argument("--md5", help="brats_tcga_lgg: the zip's expected md5 (optional)")
+    f.set_defaults(func=_fetch)
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    if args.source == "brats_tcga_lgg":
+        from mgi.imaging.brats import brats_sheet
+
+        if not args.zip:
+            raise ValueError("--source brats_tcga_lgg needs --zip")
+        out = Path(args.out)
+        brats_sheet(args.zip, out / "sheet.tsv", out / "cases", md5=args.md5)
+        return 0
+    from mgi.gdc.client import RetryPolicy
+    from mgi.imaging.kaggle_fetch import KaggleSource, fetch_kaggle_3m
+
+    source = KaggleSource(args.dataset, args.version, args.patients)
+    fetch_kaggle_3m(args.out, source, policy=RetryPolicy(tries=args.tries, backoff=args.backoff))
+    return 0
 
 
 def _slice(args: argparse.Namespace) -> int:

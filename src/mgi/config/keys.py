@@ -51,16 +51,23 @@ def expression(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def imaging(config: dict[str, Any]) -> dict[str, Any]:
-    """How volumes become slices. The input folder or sheet is the rule's input; ``patterns``
-    count only where NIfTI files are found by pattern (a root folder, no sheet), ``margin`` only
+    """How volumes become slices. The input folder or sheet is the rule's input (fetched or
+    unpacked with ``imaging.source`` kaggle / brats_tcga_lgg); ``patterns`` count only where
+    NIfTI files are found by pattern (source local, a root folder, no sheet), ``margin`` only
     with ``slices: tumour``; the QC montage's ``qc_slices`` is the QC rule's own."""
     im = config["imaging"]
     out = _pick(im, ("format", "size", "slices", "clip_percentiles", "empty_masks"))
-    if im["format"] == "nifti" and im["root"] and not im["sheet"]:
+    if im["source"] == "local" and im["format"] == "nifti" and im["root"] and not im["sheet"]:
         out["patterns"] = im["patterns"]
     if im["slices"] == "tumour":
         out["margin"] = im["margin"]
     return out
+
+
+def imaging_fetch(config: dict[str, Any]) -> dict[str, Any]:
+    """What is fetched from Kaggle: the dataset and its version (not the tries, nor the
+    expected patient count, which only checks what arrived)."""
+    return _pick(config["imaging"]["kaggle"], ("dataset", "version"))
 
 
 def evaluate(config: dict[str, Any]) -> dict[str, Any]:

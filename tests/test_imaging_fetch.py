@@ -1,0 +1,181 @@
+"""kaggle_3m through kagglehub against the local Kaggle stand-in: faults survived, resumed,
+verified before anything reads it, and a rerun fetches nothing."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from kaggle_server import FakeKaggle, archive, files_from_folder, kaggle_3m_files
+
+from mgi.cli import main
+from mgi.gdc.client import RetryPolicy
+from mgi.imaging.kaggle_fetch import LICENCE, KaggleFetchError, KaggleSource, fetch_kaggle_3m
+from mgi.imaging.kaggle_verify import find_kaggle_3m, verify_kaggle_3m
+
+FOLDERS = ["TCGA_CS_4941_19960909", "TCGA_CS_4942_19970222", "TCGA_DU_7010_19860307"]
+SOURCE = KaggleSource(patients=3)
+FAST = RetryPolicy(tries=4, backoff=0.001)
+
+
+@pytest.fixture(scope="module")
+def files() -> dict[str, bytes]:
+    return kaggle_3m_files(FOLDERS)
+
+
+@pytest.fixture
+def kaggle(files, monkeypatch):
+    """The stand-in serving a 3-patient archive; kagglehub's calls go there."""
+    with FakeKaggle(archive(files)) as server:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        yield server
+
+
+def _archive_gets(server: FakeKaggle) -> list[str | None]:
+    return [r["range"] for r in server.requests if r["path"].startswith("/storage/")]
+
+
+def test_faults_are_survived_the_download_resumes_and_a_rerun_fetches_nothing(
+    kaggle, tmp_path, caplog, capfd, monkeypatch
+):
+    monkeypatch.setenv("KAGGLE_USERNAME", "alice")
+    monkeypatch.setenv("KAGGLE_KEY", "secret-key-0123")
+    caplog.set_level(logging.INFO)
+    kaggle.api_faults += [503, 429]
+    kaggle.archive_faults += ["drop"]
+    out = fetch_kaggle_3m(tmp_path, SOURCE, policy=FAST)
+    assert out == (tmp_path / "kaggle_3m").resolve()
+    assert verify_kaggle_3m(out, patients=3).slices == 9
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == FOLDERS
+    body = kaggle.requests[0]["body"]
+    assert body["ownerSlug"] == "mateuszbuda" and body["datasetSlug"] == "lgg-mri-segmentation"
+    assert body["datasetVersionNumber"] == 2
+    ranges = [r for r in _archive_gets(kaggle) if r]
+    assert ranges and int(ranges[-1].removeprefix("bytes=").rstrip("-")) > 0  # resumed
+    assert caplog.text.count(LICENCE) == 1 and "HTTP 503" in caplog.text
+    assert "secret-key-0123" not in caplog.text + "".join(capfd.readouterr())
+    assert not list(tmp_path.rglob("*.archive"))  # no archive left behind
+    assert not list(tmp_path.rglob("lgg-mri-segmentation/kaggle_3m"))  # the second copy gone
+    n = len(kaggle.requests)
+    assert fetch_kaggle_3m(tmp_path, SOURCE, policy=FAST) == out
+    assert len(kaggle.requests) == n  # a rerun fetches nothing
+
+
+def test_corrupt_bytes_are_fetched_again(kaggle, tmp_path, caplog):
+    kaggle.archive_faults += ["corrupt"]
+    fetch_kaggle_3m(tmp_path, SOURCE, policy=FAST)
+    assert "DataCorruptionError" in caplog.text
+    assert len([r for r in _archive_gets(kaggle) if r is None]) == 2
+
+
+def test_a_wrong_version_stops_with_a_message(kaggle, tmp_path):
+    with pytest.raises(KaggleFetchError, match="version 3 not found .*imaging.kaggle.version"):
+        fetch_kaggle_3m(tmp_path, KaggleSource(version=3, patients=3), policy=FAST)
+    assert not (tmp_path / "kaggle_3m").exists()
+    assert len(kaggle.requests) == 1  # a 404 is not retried
+
+
+def test_a_persistent_503_gives_up_and_leaves_nothing(kaggle, tmp_path):
+    kaggle.api_faults += [503] * 3
+    with pytest.raises(KaggleFetchError, match="gave up after 3 tries \\(HTTP 503\\)"):
+        fetch_kaggle_3m(tmp_path, SOURCE, policy=RetryPolicy(tries=3, backoff=0.001))
+    assert not (tmp_path / "kaggle_3m").exists()
+
+
+def test_an_incomplete_archive_stops_before_anything_is_in_place(files, tmp_path, monkeypatch):
+    broken = {k: v for k, v in files.items() if k != f"{FOLDERS[1]}/{FOLDERS[1]}_2_mask.tif"}
+    with FakeKaggle(archive(broken)) as server:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        with pytest.raises(FileNotFoundError, match=f"{FOLDERS[1]}_2_mask.tif: mask missing"):
+            fetch_kaggle_3m(tmp_path, SOURCE, policy=FAST)
+        with pytest.raises(ValueError, match="expected 110 patient folders, found 3"):
+            fetch_kaggle_3m(tmp_path / "b", KaggleSource(), policy=FAST)
+    assert not (tmp_path / "kaggle_3m").exists() and not (tmp_path / "b" / "kaggle_3m").exists()
+
+
+def test_verification_names_what_is_missing(files, tmp_path):
+    root = tmp_path / "kaggle_3m"
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    assert find_kaggle_3m(tmp_path) == root
+    assert verify_kaggle_3m(root, patients=None).patients == 3
+    (root / FOLDERS[0] / f"{FOLDERS[0]}_3.tif").write_bytes(b"")
+    with pytest.raises(ValueError, match=f"{FOLDERS[0]}_3.tif: empty file"):
+        verify_kaggle_3m(root, patients=3)
+    (root / "data.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="data.csv missing"):
+        verify_kaggle_3m(root, patients=3)
+    with pytest.raises(FileNotFoundError, match="no kaggle_3m/ folder"):
+        find_kaggle_3m(tmp_path / "kaggle_3m" / FOLDERS[0])
+
+
+def test_cli_fetch(kaggle, tmp_path):
+    args = ["imaging", "fetch", "--source", "kaggle", "--out", str(tmp_path)]
+    assert main([*args, "--patients", "3", "--backoff", "0.001"]) == 0
+    assert (tmp_path / "kaggle_3m" / "data.csv").is_file()
+    n = len(kaggle.requests)
+    assert main([*args, "--patients", "3"]) == 0 and len(kaggle.requests) == n  # already there
+    assert main([*args, "--version", "7", "--patients", "3"]) == 1  # another version: 404
+    assert (tmp_path / "kaggle_3m" / "data.csv").is_file()  # the fetched one stays
+
+
+def test_the_real_sample_goes_through_to_slices(shared_data, tmp_path, monkeypatch):
+    """An archive of the real kaggle_3m sample (2 patients, first 4 slices) to a slice store."""
+    from mgi.imaging import SliceOptions, SliceStore, build_store
+
+    files = files_from_folder(shared_data / "kaggle_3m_sample", slices=4)
+    with FakeKaggle(archive(files)) as server:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        out = fetch_kaggle_3m(tmp_path, KaggleSource(patients=2), policy=FAST)
+    build_store("kaggle_3m", out, tmp_path / "store", SliceOptions(size=64, empty_masks="skip"))
+    store = SliceStore(tmp_path / "store")
+    assert set(store.index.case_id) == {"TCGA-CS-4941", "TCGA-DU-7010"}
+
+
+def test_snakemake_paper_config_fetches_the_images_and_splits(repo, tmp_path):
+    """configs/tcga-lgg.yaml with no images on disk: GDC and Kaggle stand-ins -> split.tsv,
+    stratified on a data.csv column; a rerun has nothing to do."""
+    import os
+    import subprocess
+    import sys
+
+    import pandas as pd
+    import yaml
+    from gdc_server import FakeGDC, fake_files
+
+    config = yaml.safe_load((repo / "configs/tcga-lgg.yaml").read_text())
+    folders = [f"TCGA_CS_{4900 + k}_1996090{k}" for k in range(5)]  # the last has no RNA-seq
+    cases = [
+        {"id": f"c{k}", "case_id": f"c{k}", "submitter_id": f"TCGA-CS-{4900 + k}"} for k in range(4)
+    ]
+    with (
+        FakeGDC(fake_files(4), cases=cases, retry_after="0") as gdc,
+        FakeKaggle(archive(kaggle_3m_files(folders)), api_faults=[503]) as kaggle,
+    ):
+        config["gdc"].update(api_url=gdc.url, processes=2)
+        config["imaging"]["kaggle"]["patients"] = 5
+        config["split"].update(test_fraction=0.5, folds=0, stratify="neoplasm_histologic_grade")
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+        cmd = [sys.executable, "-m", "snakemake", "results/cohort/split.tsv"]
+        cmd += ["-s", str(repo / "Snakefile"), "--cores", "1", "--directory", str(tmp_path)]
+        cmd += ["--configfile", str(tmp_path / "config.yaml")]
+        env = {**os.environ, **kaggle.env()}
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        again = subprocess.run([*cmd, "-n"], capture_output=True, text=True, timeout=300, env=env)
+    assert "Nothing to be done" in again.stdout + again.stderr
+    for key, value, reruns in (("retries", 2, False), ("patients", 4, False), ("version", 3, True)):
+        changed = yaml.safe_load((tmp_path / "config.yaml").read_text())
+        changed["imaging"]["kaggle"][key] = value
+        (tmp_path / "changed.yaml").write_text(yaml.safe_dump(changed))
+        dry = [*cmd[:-1], str(tmp_path / "changed.yaml"), "-n"]
+        plan = subprocess.run(dry, capture_output=True, text=True, timeout=300, env=env).stdout
+        assert ("rule imaging_fetch:" in plan) == reruns, key
+    assert (tmp_path / "resources/imaging/kaggle/kaggle_3m/data.csv").is_file()
+    split = pd.read_csv(tmp_path / "results/cohort/split.tsv", sep="\t")
+    assert len(split) == 4 and (split.split == "test").sum() == 2
+    assert "HTTP 503" in (tmp_path / "logs/imaging/fetch.log").read_text()
