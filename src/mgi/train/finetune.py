@@ -226,6 +226,10 @@ def finetune(
         files={"predictions.npz": write_predictions},
         run=run.name,
         epoch=epoch,  # the epoch whose weights were kept
+        cases={  # who trained it, who chose its epoch (provenance; test: predicted only)
+            "train": list(train.case_ids),
+            "val": list(val.case_ids) if val is not None else [],
+        },
         n_genes=train.n_genes,
         img_size=img_size,
         model_config=model,
