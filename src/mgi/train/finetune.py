@@ -9,6 +9,10 @@ Runs (names are what the workflow and the tables use):
 ``mgi-<encoder>``  ``mgi`` with another pre-trained gene encoder (the ablation)
 ``unet``, ``resunet``, ``deeplabv3plus``, ``attention_unet``  baselines from scratch, no genes
 
+Patients: ``train`` patients of the split train; ``val`` patients (if any) are scored after
+every epoch and, with ``select: val_dice``, choose the epoch kept (:mod:`mgi.train.select`);
+``test`` patients are only predicted, once, by the kept model.
+
 Loss: MONAI ``DiceCELoss`` with a sigmoid (Dice + BCE on one channel), Dice over the batch so
 tumour-free slices do not divide by zero. No spatial augmentation: the genes carry the tumour's
 position, and a flipped image would no longer match its patient's vector.
