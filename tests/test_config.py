@@ -60,7 +60,7 @@ def test_defaults_are_filled_in(repo):
         (lambda c: c["imaging"].update(format="dicom"), "dicom"),
         (lambda c: c.update(spilt={}), "spilt"),
         (lambda c: c["split"].update(scheme="loo"), "loo"),
-        (lambda c: c["split"].update(folds=1), "split.folds"),
+        (lambda c: c["split"].update(scheme="cv", folds=1), "split.folds"),
         (lambda c: c["finetune"].update(select="val_dice"), "split.val_fraction > 0"),
     ],
 )
