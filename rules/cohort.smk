@@ -1,4 +1,4 @@
-# Pair images with RNA-seq by case barcode; patient-level train/test split.
+# Pair images with RNA-seq by case barcode; patient-level train/val/test split (cv: per fold).
 
 
 rule cohort_split:
@@ -10,7 +10,7 @@ rule cohort_split:
     output:
         paired=f"{COHORT}/paired.tsv",
         unpaired=f"{COHORT}/unpaired.tsv",
-        split=SPLIT,
+        splits=per_fold(SPLIT),
     log:
         "logs/cohort/split.log",
     conda:
@@ -20,9 +20,9 @@ rule cohort_split:
         mem_mb=1000,
         runtime=10,
     params:
-        split=config["split"],
+        split=keys.split(config),
     script:
         "../workflow/scripts/cohort_split.py"
 
 
-TARGETS += [SPLIT]
+TARGETS += per_fold(SPLIT)

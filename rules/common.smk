@@ -20,9 +20,16 @@ DEMO_SHEET = "resources/demo/imaging/sheet.tsv"
 KAGGLE_3M = "resources/imaging/kaggle/kaggle_3m"  # imaging.source: kaggle
 BRATS_DIR = "resources/imaging/brats_tcga_lgg"  # sheet.tsv, cases/ (source: brats_tcga_lgg)
 STORE = "results/imaging/store"  # images.npy, masks.npy, index.parquet
-COHORT = "results/cohort"  # paired.tsv, unpaired.tsv, split.tsv
-SPLIT = f"{COHORT}/split.tsv"
-MATRIX = "results/expression/matrix.parquet"
+COHORT = "results/cohort"  # paired.tsv, unpaired.tsv, split.tsv (cv: fold{k}/split.tsv)
+# split.scheme holdout: one split, today's paths. cv: every stage from the expression filters to
+# the evaluation runs once per fold (wildcard {fold}) under results/cv/fold{fold}/, reading
+# that fold's split; results/evaluate/ and the tables pool the folds (every patient once).
+CV = config["split"]["scheme"] == "cv"
+FOLDS = [str(k) for k in range(config["split"]["folds"])] if CV else []
+FOLD_DIR = "results/cv/fold{fold}" if CV else "results"  # one fold's outputs
+FOLD_LOGS = "logs/cv/fold{fold}" if CV else "logs"
+SPLIT = f"{COHORT}/fold{{fold}}/split.tsv" if CV else f"{COHORT}/split.tsv"
+MATRIX = f"{FOLD_DIR}/expression/matrix.parquet"
 CONFIG_RECORD = "results/config.yaml"  # the effective config of the latest run
 
 # Each rules/*.smk appends the outputs `rule all` builds.
@@ -31,6 +38,21 @@ TARGETS = []
 
 def final_targets():
     return TARGETS
+
+
+def per_fold(pattern, **wildcards):
+    """``pattern`` expanded over ``wildcards`` and, with cv, every fold."""
+    folds = {"fold": FOLDS} if CV else {}
+    return expand(pattern, **folds, **wildcards, allow_missing=True)
+
+
+def first_fold(pattern):
+    """``pattern`` for one fold (cv: the first; figures that show one model's run)."""
+    return pattern.replace("{fold}", FOLDS[0]) if CV else pattern
+
+
+wildcard_constraints:
+    fold="[0-9]+",
 
 
 def imaging_source():

@@ -1,8 +1,12 @@
 # Score every fine-tuning run on the test patients (mgi.metrics: dice, dice_slice,
 # dice_slice_all, hd95, bootstrap CIs); write predicted masks back as NIfTI; build Table 1,
 # the gene-encoder ablation and the retrieval table (results/tables/*.{csv,md,json}).
+# With cv each fold's run is scored on the fold's test patients, then evaluate_pool joins the
+# folds: every paired patient once, scored by the models of its own fold.
 
-# {run}/per_patient.csv, {run}/summary.json, {run}/nifti/<case>.nii.gz
+# {run}/per_patient.csv, {run}/summary.json, {run}/nifti/<case>.nii.gz (one fold's test patients)
+FOLD_EVALUATE_DIR = f"{FOLD_DIR}/evaluate"
+# {run}/per_patient.csv, {run}/summary.json over all test patients (holdout: the same folder)
 EVALUATE_DIR = "results/evaluate"
 TABLES_DIR = "results/tables"
 STORE_FILES = [f"{STORE}/images.npy", f"{STORE}/masks.npy", f"{STORE}/index.parquet"]
@@ -22,12 +26,12 @@ rule evaluate_run:
         store=STORE_FILES,
         split=SPLIT,
     output:
-        per_patient=f"{EVALUATE_DIR}/{{run}}/per_patient.csv",
-        summary=f"{EVALUATE_DIR}/{{run}}/summary.json",
+        per_patient=f"{FOLD_EVALUATE_DIR}/{{run}}/per_patient.csv",
+        summary=f"{FOLD_EVALUATE_DIR}/{{run}}/summary.json",
     log:
-        "logs/evaluate/{run}.log",
+        f"{FOLD_LOGS}/evaluate/{{run}}.log",
     benchmark:
-        "logs/evaluate/{run}.bench.tsv"
+        f"{FOLD_LOGS}/evaluate/{{run}}.bench.tsv"
     wildcard_constraints:
         run="[A-Za-z0-9_-]+",
     conda:
@@ -48,11 +52,11 @@ rule evaluate_nifti:
         store=STORE_FILES,
         split=SPLIT,
     output:
-        directory(f"{EVALUATE_DIR}/{{run}}/nifti"),
+        directory(f"{FOLD_EVALUATE_DIR}/{{run}}/nifti"),
     log:
-        "logs/evaluate/{run}.nifti.log",
+        f"{FOLD_LOGS}/evaluate/{{run}}.nifti.log",
     benchmark:
-        "logs/evaluate/{run}.nifti.bench.tsv"
+        f"{FOLD_LOGS}/evaluate/{{run}}.nifti.bench.tsv"
     wildcard_constraints:
         run="[A-Za-z0-9_-]+",
     conda:
@@ -65,6 +69,30 @@ rule evaluate_nifti:
         threshold=config["evaluate"]["threshold"],
     script:
         "../workflow/scripts/evaluate_nifti.py"
+
+
+if CV:
+
+    rule evaluate_pool:
+        input:
+            per_patient=per_fold(f"{FOLD_EVALUATE_DIR}/{{run}}/per_patient.csv"),
+        output:
+            per_patient=f"{EVALUATE_DIR}/{{run}}/per_patient.csv",
+            summary=f"{EVALUATE_DIR}/{{run}}/summary.json",
+        log:
+            "logs/evaluate/{run}.pool.log",
+        wildcard_constraints:
+            run="[A-Za-z0-9_-]+",
+        conda:
+            "../envs/data.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        params:
+            evaluate=keys.evaluate(config),
+        script:
+            "../workflow/scripts/evaluate_pool.py"
 
 
 rule evaluate_table1:
@@ -98,8 +126,11 @@ rule evaluate_table1:
 rule evaluate_ablation:
     input:
         summaries=[f"{EVALUATE_DIR}/{r}/summary.json" for r in ablation_runs().values()],
-        metrics=[f"{PRETRAIN_DIR}/{e}/metrics.csv" for e in ablation_runs()],
-        retrieval=[f"{PRETRAIN_DIR}/{e}/retrieval.csv" for e in ablation_runs()],
+        # per encoder, every fold's (averaged over folds)
+        metrics=[per_fold(f"{PRETRAIN_DIR}/{e}/metrics.csv") for e in ablation_runs()],
+        retrieval=[
+            per_fold(f"{PRETRAIN_DIR}/{e}/retrieval.csv") for e in ablation_runs()
+        ],
     output:
         csv=report(
             f"{TABLES_DIR}/ablation.csv",
@@ -125,7 +156,9 @@ rule evaluate_ablation:
 
 rule evaluate_retrieval:
     input:
-        retrieval=[f"{PRETRAIN_DIR}/{e}/retrieval.csv" for e in pretrain_encoders()],
+        retrieval=[
+            per_fold(f"{PRETRAIN_DIR}/{e}/retrieval.csv") for e in pretrain_encoders()
+        ],
     output:
         csv=report(
             f"{TABLES_DIR}/retrieval.csv",
@@ -154,4 +187,4 @@ TARGETS += [
     for stem in ("table1", "ablation", "retrieval")
     for ext in ("csv", "md", "json")
 ]
-TARGETS += [f"{EVALUATE_DIR}/{r}/nifti" for r in NIFTI_RUNS]
+TARGETS += per_fold(f"{FOLD_EVALUATE_DIR}/{{run}}/nifti", run=NIFTI_RUNS)

@@ -10,13 +10,13 @@ rule expression_build:
         split=SPLIT,
     output:
         matrix=MATRIX,
-        genes="results/expression/genes.tsv",
-        zscore="results/expression/zscore.parquet",
-        aliquots="results/expression/aliquots.tsv",
+        genes=f"{FOLD_DIR}/expression/genes.tsv",
+        zscore=f"{FOLD_DIR}/expression/zscore.parquet",
+        aliquots=f"{FOLD_DIR}/expression/aliquots.tsv",
     log:
-        "logs/expression/build.log",
+        f"{FOLD_LOGS}/expression/build.log",
     benchmark:
-        "logs/expression/build.bench.tsv"
+        f"{FOLD_LOGS}/expression/build.bench.tsv"
     conda:
         "../envs/data.yaml"
     threads: config["expression"]["workers"]
@@ -32,20 +32,20 @@ rule expression_build:
         "../workflow/scripts/expression_build.py"
 
 
-TARGETS += [MATRIX, "results/expression/zscore.parquet"]
+TARGETS += per_fold(MATRIX) + per_fold(f"{FOLD_DIR}/expression/zscore.parquet")
 
 
 # AnnData (.h5ad) for scanpy / R (zellkonverter); not a default target:
-#   snakemake results/expression/matrix.h5ad
+#   snakemake results/expression/matrix.h5ad (cv: results/cv/fold0/expression/matrix.h5ad)
 rule expression_export:
     input:
         matrix=MATRIX,
-        genes="results/expression/genes.tsv",
+        genes=f"{FOLD_DIR}/expression/genes.tsv",
         clinical=CLINICAL,
     output:
-        h5ad="results/expression/matrix.h5ad",
+        h5ad=f"{FOLD_DIR}/expression/matrix.h5ad",
     log:
-        "logs/expression/export.log",
+        f"{FOLD_LOGS}/expression/export.log",
     conda:
         "../envs/data.yaml"
     resources:

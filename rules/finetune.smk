@@ -11,9 +11,9 @@ rule finetune_train:
         history=f"{FINETUNE_DIR}/{{run}}/history.csv",
         predictions=f"{FINETUNE_DIR}/{{run}}/predictions.npz",
     log:
-        "logs/finetune/{run}.log",
+        f"{FOLD_LOGS}/finetune/{{run}}.log",
     benchmark:
-        "logs/finetune/{run}.bench.tsv"
+        f"{FOLD_LOGS}/finetune/{{run}}.bench.tsv"
     wildcard_constraints:
         run="|".join(re.escape(r) for r in finetune_runs()),
     conda:
@@ -32,7 +32,7 @@ rule finetune_train:
         "../workflow/scripts/finetune_train.py"
 
 
-TARGETS += expand(
+TARGETS += per_fold(
     f"{FINETUNE_DIR}/{{run}}/{{file}}",
     run=finetune_runs(),
     file=["model.pt", "history.csv", "predictions.npz"],

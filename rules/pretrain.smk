@@ -12,9 +12,9 @@ rule pretrain_train:
         metrics=f"{PRETRAIN_DIR}/{{encoder}}/metrics.csv",
         retrieval=f"{PRETRAIN_DIR}/{{encoder}}/retrieval.csv",
     log:
-        "logs/pretrain/{encoder}.log",
+        f"{FOLD_LOGS}/pretrain/{{encoder}}.log",
     benchmark:
-        "logs/pretrain/{encoder}.bench.tsv"
+        f"{FOLD_LOGS}/pretrain/{{encoder}}.bench.tsv"
     wildcard_constraints:
         encoder="|".join(pretrain_encoders()),
     priority: 10  # first: every mgi/image_only run waits for it
@@ -34,7 +34,7 @@ rule pretrain_train:
         "../workflow/scripts/pretrain_train.py"
 
 
-TARGETS += expand(
+TARGETS += per_fold(
     f"{PRETRAIN_DIR}/{{encoder}}/{{file}}",
     encoder=pretrain_encoders(),
     file=["model.pt", "metrics.csv", "retrieval.csv"],

@@ -1,5 +1,6 @@
 # Figures for `snakemake --report results/report.html`: training curves, Dice box plots,
 # best/median/worst overlays, the imaging QC montages (tables are marked in evaluate.smk).
+# With cv the box plots show every patient; curves and overlays show the first fold's runs.
 
 FIGURES_DIR = "results/figures"
 QC_DIR = "results/imaging/qc"  # written by rule imaging_qc
@@ -7,7 +8,7 @@ QC_DIR = "results/imaging/qc"  # written by rule imaging_qc
 
 rule report_training_curves:
     input:
-        [f"{FINETUNE_DIR}/{r}/history.csv" for r in finetune_runs()],
+        [first_fold(f"{FINETUNE_DIR}/{r}/history.csv") for r in finetune_runs()],
     output:
         report(
             f"{FIGURES_DIR}/training_curves.png",
@@ -33,7 +34,7 @@ rule report_training_curves:
 
 rule report_pretrain_curves:
     input:
-        [f"{PRETRAIN_DIR}/{e}/metrics.csv" for e in pretrain_encoders()],
+        [first_fold(f"{PRETRAIN_DIR}/{e}/metrics.csv") for e in pretrain_encoders()],
     output:
         report(
             f"{FIGURES_DIR}/pretrain_curves.png",
@@ -87,8 +88,13 @@ rule report_dice_boxplot:
 
 rule report_overlays:
     input:
-        per_patient=f"{EVALUATE_DIR}/{config['evaluate']['overlay_run']}/per_patient.csv",
-        predictions=f"{FINETUNE_DIR}/{config['evaluate']['overlay_run']}/predictions.npz",
+        # one model's test patients (cv: the first fold's)
+        per_patient=first_fold(
+            f"{FOLD_EVALUATE_DIR}/{config['evaluate']['overlay_run']}/per_patient.csv"
+        ),
+        predictions=first_fold(
+            f"{FINETUNE_DIR}/{config['evaluate']['overlay_run']}/predictions.npz"
+        ),
         store=STORE_FILES,
     output:
         report(

@@ -1,12 +1,12 @@
-# Paths, run lists and input functions of the training stages (pretrain.smk, finetune.smk,
-# and evaluate.smk/report.smk, which read their outputs). Included from pretrain.smk.
+# Paths (cv: per fold, under FOLD_DIR), run lists and input functions of the training stages
+# (pretrain.smk, finetune.smk, and evaluate.smk/report.smk, which read their outputs).
+# Included from pretrain.smk.
 import re
 
-PRETRAIN_DIR = "results/pretrain"  # {encoder}/model.pt, metrics.csv, retrieval.csv
-FINETUNE_DIR = "results/finetune"  # {run}/model.pt, history.csv, predictions.npz
-TRAIN_ZSCORE = (
-    "results/expression/zscore.parquet"  # per-gene statistics of training patients
-)
+PRETRAIN_DIR = f"{FOLD_DIR}/pretrain"  # {encoder}/model.pt, metrics.csv, retrieval.csv
+FINETUNE_DIR = f"{FOLD_DIR}/finetune"  # {run}/model.pt, history.csv, predictions.npz
+# per-gene statistics of the (fold's) training patients
+TRAIN_ZSCORE = f"{FOLD_DIR}/expression/zscore.parquet"
 BASELINES = ["unet", "resunet", "deeplabv3plus", "attention_unet"]
 # Inputs every training rule reads.
 TRAIN_INPUTS = {
@@ -53,4 +53,5 @@ def finetune_pretrained(wildcards):
     if run in BASELINES:
         return {}
     encoder = run[4:] if run.startswith("mgi-") else config["finetune"]["gene_encoder"]
-    return {"pretrained": f"{PRETRAIN_DIR}/{encoder}/model.pt"}
+    path = f"{PRETRAIN_DIR}/{encoder}/model.pt"  # cv: the run's own fold's pre-training
+    return {"pretrained": path.format(fold=wildcards.get("fold", ""))}

@@ -58,6 +58,24 @@ AGGREGATES = {  # rules whose input list is "every run" / "every encoder"
     "report_dice_boxplot[dice_slice_all]",
 }
 
+FOLDS = ("0", "1", "2")  # config.yaml's split.folds
+
+
+def per_fold(rule: str, name: str, values) -> set[str]:
+    return {f"{rule}[{k}, {name}={v}]" for k in FOLDS for v in values}
+
+
+CV_JOBS = (
+    {"cohort_split", "evaluate_retrieval", "report_overlays"}
+    | {"report_training_curves", "report_pretrain_curves"}
+    | {f"expression_build[{k}]" for k in FOLDS}
+    | per_fold("pretrain_train", "encoder", ENCODERS)
+    | per_fold("finetune_train", "run", RUNS)
+    | per_fold("evaluate_run", "run", RUNS)
+    | per_fold("evaluate_nifti", "run", ["mgi"])
+    | {f"evaluate_pool[{r}]" for r in RUNS}
+)
+
 # key -> (new value, the jobs that rerun of their own). Snakemake names a job's own reason only
 # where no job it reads from reruns (then "input files updated" is all it says): a fine-tuning
 # run below a pre-training that reruns is listed there, and its own key is checked by
@@ -97,8 +115,11 @@ EXPECTED: dict[str, tuple[object, set[str]]] = {
     "imaging.clip_percentiles": ([1.0, 99.0], {"imaging_slice"}),
     "imaging.empty_masks": ("skip", {"imaging_slice"}),
     "imaging.qc_slices": (5, {"imaging_qc"}),  # the QC montage only
+    # holdout -> cv: every per-fold job is new, the folds are pooled, figures read fold 0
+    "split.scheme": ("cv", CV_JOBS),
     "split.test_fraction": (0.3, {"cohort_split"}),
-    "split.folds": (3, {"cohort_split"}),
+    "split.folds": (3, set()),  # read with scheme cv only
+    "split.val_fraction": (0.1, {"cohort_split"}),
     "split.seed": (5, {"cohort_split"}),
     "split.stratify": ("primary_diagnosis", {"cohort_split"}),
     "expression.measure": ("fpkm_uq_unstranded", {"expression_build"}),
@@ -177,6 +198,7 @@ EXPECTED: dict[str, tuple[object, set[str]]] = {
     "finetune.grad_clip": (2.0, ALL_FT),
     "finetune.seed": (4, ALL_FT),
     "finetune.shuffle_seed": (2, ft("mgi_shuffled")),  # the negative control only
+    "finetune.select": ("val_dice", ALL_FT),  # (the base run has validation patients)
     "finetune.predict_batch": (8, set()),  # the same probabilities, in other chunks
     "finetune.device": ("cpu", set()),
     "finetune.threads": (2, set()),
@@ -242,6 +264,7 @@ def finished(repo, tmp_path_factory) -> tuple[Path, dict]:
         (work / part).symlink_to(repo / part)
     base = mgi.config.load([], workdir=repo)
     base["pretrain"]["gene_encoders"] = ENCODERS
+    base["split"]["val_fraction"] = 0.2  # validation patients: finetune.select can change
     (work / "base.yaml").write_text(yaml.safe_dump(base))
     summary = _snakemake(work, "--summary", "--configfile", "base.yaml")
     assert summary.returncode == 0, summary.stderr[-3000:]

@@ -59,6 +59,9 @@ def test_defaults_are_filled_in(repo):
         (lambda c: c["demo"].update(genes="many"), "many"),
         (lambda c: c["imaging"].update(format="dicom"), "dicom"),
         (lambda c: c.update(spilt={}), "spilt"),
+        (lambda c: c["split"].update(scheme="loo"), "loo"),
+        (lambda c: c["split"].update(scheme="cv", folds=1), "split.folds"),
+        (lambda c: c["finetune"].update(select="val_dice"), "split.val_fraction > 0"),
     ],
 )
 def test_bad_config_names_the_key(repo, config, edit, needle):

@@ -66,7 +66,8 @@ def test_matrix_layout_is_a_param_and_the_h5ad_export_is_opt_in(gdc_workflow):
     build = gdc_workflow.get_rule("expression_build")
     assert dict(build.params.items())["layout"] == LAYOUT
     export = gdc_workflow.get_rule("expression_export")
-    assert list(export.output) == ["results/expression/matrix.h5ad"]
+    # the schema's split.scheme is cv: one matrix (and export) per fold
+    assert list(export.output) == ["results/cv/fold{fold,[0-9]+}/expression/matrix.h5ad"]
     default = gdc_workflow.get_rule(gdc_workflow.default_target)
     assert not any(str(f).endswith(".h5ad") for f in default.input)
 

@@ -1,13 +1,17 @@
 """The cohort: pair images with RNA-seq by TCGA case barcode, and split by patient.
 
 Splits are patient-level only: the unit is the case barcode, so every slice and every aliquot of
-a patient is on one side. Normalisation statistics downstream are fitted on ``split == train``.
+a patient is on one side. A split table (``case_id, split, fold``) marks each patient ``train``,
+``val`` or ``test``: ``holdout`` writes one table, ``cv`` one per fold (each patient a test
+patient of exactly one). Downstream, gene filters, z-score statistics, pre-training and
+fine-tuning read ``split == train`` only; ``val`` patients only choose the fine-tuning
+checkpoint; ``test`` patients only score the final models.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -66,26 +70,62 @@ def _stratify(labels: pd.Series | None, n_groups: int) -> pd.Series | None:
     return labels
 
 
+def _labels_of(cases: list[str], labels: pd.Series | None, n_groups: int):
+    """Stratification values for ``cases`` (in order), or None (see :func:`_stratify`)."""
+    strat = _stratify(labels.reindex(cases) if labels is not None else None, n_groups)
+    return None if strat is None else strat.values
+
+
+def _hold_out(cases: list[str], n: int, seed: int, labels: pd.Series | None) -> set[str]:
+    """``n`` of ``cases`` drawn at random (stratified on ``labels`` where usable)."""
+    if n == 0:
+        return set()
+    _, held = train_test_split(
+        cases, test_size=n, random_state=seed, stratify=_labels_of(cases, labels, 2)
+    )
+    return set(held)
+
+
+def _table(cases: list[str], test: set[str], val: set[str], fold: pd.Series | int) -> pd.DataFrame:
+    out = pd.DataFrame({"case_id": cases})
+    out["split"] = np.where(
+        out.case_id.isin(test), "test", np.where(out.case_id.isin(val), "val", "train")
+    )
+    out["fold"] = fold if isinstance(fold, int) else out.case_id.map(fold).astype(int)
+    check_no_leakage(out)
+    return out
+
+
+def _n_val(n_train: int, val_fraction: float) -> int:
+    """Validation patients carved from ``n_train`` (at least one when ``val_fraction`` > 0)."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"split.val_fraction must be in [0, 1), got {val_fraction}")
+    n_val = max(1, int(round(val_fraction * n_train))) if val_fraction > 0 else 0
+    if n_train - n_val < 2:
+        raise ValueError(f"cannot keep {n_val} of {n_train} training patients for validation")
+    return n_val
+
+
 def split(
     cases: Iterable[str],
     *,
     test_fraction: float,
-    folds: int = 0,
+    val_fraction: float = 0.0,
     seed: int = 0,
     labels: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Patient-level train/test split, plus ``folds`` cross-validation folds of the train part.
+    """Patient-level hold-out split: train / val / test.
 
     Args:
         cases: case barcodes (unique).
         test_fraction: share of patients held out for testing, in (0, 1).
-        folds: number of CV folds over the training patients (0 or 1: none).
+        val_fraction: share of the *training* patients set aside for validation, in [0, 1).
         seed: the split's random seed.
         labels: optional per-case label (index: case barcode) to stratify on.
 
     Returns:
-        A frame ``case_id, split, fold`` (``split`` in {train, test}; ``fold`` is -1 for test
-        patients and for all patients when ``folds`` < 2), sorted by ``case_id``.
+        A frame ``case_id, split, fold`` (``split`` in {train, val, test}; ``fold`` is -1),
+        sorted by ``case_id``.
     """
     cases = sorted(set(cases))
     if not 0.0 < test_fraction < 1.0:
@@ -93,38 +133,54 @@ def split(
     n_test = int(round(test_fraction * len(cases)))
     if n_test < 1 or len(cases) - n_test < 2:
         raise ValueError(f"cannot split {len(cases)} patients with test_fraction={test_fraction}")
-    lab = labels.reindex(cases) if labels is not None else None
-    strat = _stratify(lab, 2)
-    train, test = train_test_split(
-        cases, test_size=n_test, random_state=seed, stratify=None if strat is None else strat.values
-    )
-    out = pd.DataFrame({"case_id": cases})
-    out["split"] = np.where(out.case_id.isin(test), "test", "train")
-    out["fold"] = -1
-    if folds >= 2:
-        train = sorted(train)
-        strat_tr = _stratify(lab.reindex(train) if lab is not None else None, folds)
-        if strat_tr is None:
-            splitter = KFold(folds, shuffle=True, random_state=seed).split(train)
-        else:
-            splitter = StratifiedKFold(folds, shuffle=True, random_state=seed).split(
-                train, strat_tr.values
-            )
-        fold_of = {}
-        for k, (_, held) in enumerate(splitter):
-            fold_of.update({train[i]: k for i in held})
-        out["fold"] = out.case_id.map(fold_of).fillna(-1).astype(int)
-    check_no_leakage(out)
-    return out
+    test = _hold_out(cases, n_test, seed, labels)
+    train = sorted(set(cases) - test)
+    val = _hold_out(train, _n_val(len(train), val_fraction), seed, labels)
+    return _table(cases, test, val, -1)
+
+
+def cv_splits(
+    cases: Iterable[str],
+    *,
+    folds: int,
+    val_fraction: float = 0.0,
+    seed: int = 0,
+    labels: pd.Series | None = None,
+) -> list[pd.DataFrame]:
+    """K-fold cross-validation: one train / val / test table per fold.
+
+    Every patient is a test patient of exactly one fold (``fold`` column: that fold, in every
+    table); each fold's validation patients are ``val_fraction`` of its training patients.
+    Folds (and validation) are stratified on ``labels`` where every class is large enough.
+    """
+    cases = sorted(set(cases))
+    if folds < 2 or folds > len(cases):
+        raise ValueError(f"split.folds must be in [2, {len(cases)}] with scheme cv, got {folds}")
+    strat = _labels_of(cases, labels, folds)
+    if strat is None:
+        parts = KFold(folds, shuffle=True, random_state=seed).split(cases)
+    else:
+        parts = StratifiedKFold(folds, shuffle=True, random_state=seed).split(cases, strat)
+    fold_of = pd.Series(-1, index=cases)
+    for k, (_, held) in enumerate(parts):
+        fold_of.iloc[held] = k
+    tables = []
+    for k in range(folds):
+        test = set(fold_of.index[fold_of == k])
+        train = sorted(set(cases) - test)
+        val = _hold_out(train, _n_val(len(train), val_fraction), seed + k, labels)
+        tables.append(_table(cases, test, val, fold_of))
+    return tables
 
 
 def check_no_leakage(table: pd.DataFrame) -> None:
-    """Raise if a patient appears on both sides (or twice) of a split table."""
+    """Raise if a patient appears twice, or on two sides (train, val, test) of a split table."""
     dup = table.case_id[table.case_id.duplicated()]
     if len(dup):
         raise ValueError(f"split: patients listed more than once: {sorted(set(dup))[:5]}")
     barcodes = table.case_id.map(case_barcode)
-    both = set(barcodes[table.split == "train"]) & set(barcodes[table.split == "test"])
+    sides = {s: set(barcodes[table.split == s]) for s in ("train", "val", "test")}
+    both = (sides["train"] | sides["val"]) & sides["test"] | sides["train"] & sides["val"]
     if both:
         raise ValueError(f"split: patients on both sides: {sorted(both)[:5]}")
 
@@ -142,15 +198,17 @@ def build(
     *,
     paired_out: str | Path,
     unpaired_out: str | Path,
-    split_out: str | Path,
-    test_fraction: float,
-    folds: int = 0,
+    split_outs: Sequence[str | Path],
+    scheme: str = "holdout",
+    test_fraction: float = 0.25,
+    val_fraction: float = 0.0,
     seed: int = 0,
     clinical: str | Path | None = None,
     stratify: str | None = None,
     imaging_table: str | Path | None = None,
-) -> pd.DataFrame:
-    """Pair the RNA-seq files table with the imaging index and write paired/unpaired/split.
+) -> list[pd.DataFrame]:
+    """Pair the RNA-seq files table with the imaging index; write paired/unpaired and the split
+    tables: one for ``scheme`` holdout, one per fold for ``cv`` (``len(split_outs)`` folds).
 
     ``stratify`` names a column of the ``clinical`` cases table, joined with kaggle_3m's
     ``data.csv`` when ``imaging_table`` is given (:func:`mgi.clinical.clinical_table`).
@@ -173,15 +231,27 @@ def build(
             where = " + ".join(str(p) for p in (clinical, imaging_table) if p)
             raise ValueError(f"split.stratify: column {stratify!r} not in {where}")
         labels = table.set_index(table.case_submitter_id.map(case_barcode))[stratify]
-    table = split(
-        paired.case_id, test_fraction=test_fraction, folds=folds, seed=seed, labels=labels
-    )
-    for frame, path in ((paired, paired_out), (unpaired, unpaired_out), (table, split_out)):
+    common = {"val_fraction": val_fraction, "seed": seed, "labels": labels}
+    if scheme == "holdout":
+        if len(split_outs) != 1:
+            raise ValueError(f"scheme holdout writes one split table, got {len(split_outs)} paths")
+        tables = [split(paired.case_id, test_fraction=test_fraction, **common)]
+    elif scheme == "cv":
+        tables = cv_splits(paired.case_id, folds=len(split_outs), **common)
+    else:
+        raise ValueError(f"split.scheme must be holdout or cv, got {scheme!r}")
+    splits = zip(tables, split_outs, strict=True)
+    outputs = [(paired, paired_out), (unpaired, unpaired_out), *splits]
+    for frame, path in outputs:
         with atomic_path(path) as tmp:
             frame.to_csv(tmp, sep="\t", index=False)
-    log.info(
-        "split: %d train, %d test patients",
-        (table.split == "train").sum(),
-        (table.split == "test").sum(),
-    )
-    return table
+    for k, table in enumerate(tables):
+        counts = table.split.value_counts()
+        log.info(
+            "split %s: %d train, %d val, %d test patients",
+            k if scheme == "cv" else scheme,
+            counts.get("train", 0),
+            counts.get("val", 0),
+            counts.get("test", 0),
+        )
+    return tables

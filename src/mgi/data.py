@@ -44,7 +44,7 @@ class Cohort:
 
 
 def read_split(path: str | Path, split: str) -> list[str]:
-    """Case barcodes of ``split`` (``train``/``test``) in ``split.tsv``, file order."""
+    """Case barcodes of ``split`` (``train``/``val``/``test``) in ``split.tsv``, file order."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: split table missing")
@@ -55,6 +55,12 @@ def read_split(path: str | Path, split: str) -> list[str]:
     if not cases:
         raise ValueError(f"{path}: no patients in split {split!r}")
     return cases
+
+
+def has_split(path: str | Path, split: str) -> bool:
+    """Whether ``split.tsv`` lists any patient of ``split`` (e.g. ``val``)."""
+    table = pd.read_csv(path, sep="\t")
+    return bool((table.get("split") == split).any())
 
 
 def zscore(matrix: pd.DataFrame, mean: pd.Series, std: pd.Series, *, eps: float = 1e-6):

@@ -53,16 +53,36 @@ METRIC_COLUMNS = (
 )
 
 
+# Columns of a summary pooled over cross-validation folds (mgi.cv.pool_run) only.
+CV_COLUMNS = ("dice_fold_sd", "n_folds")
+
+
 def read_summary(path: str | Path) -> dict[str, Any]:
-    """The ``metrics`` of an evaluation summary JSON (``mgi.evaluate.evaluate_run``)."""
+    """The ``metrics`` of an evaluation summary JSON (``mgi.evaluate.evaluate_run``, or
+    ``mgi.cv.pool_run``: then also :data:`CV_COLUMNS`)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: evaluation summary missing")
     try:
         summary = json.loads(path.read_text())
-        return {k: summary["metrics"][k] for k in METRIC_COLUMNS}
+        out = {k: summary["metrics"][k] for k in METRIC_COLUMNS}
     except (json.JSONDecodeError, KeyError, TypeError) as err:
         raise ValueError(f"{path}: not an evaluation summary ({err!r})") from None
+    return out | {k: summary["metrics"][k] for k in CV_COLUMNS if k in summary["metrics"]}
+
+
+def _mean_over_folds(paths, read) -> pd.DataFrame:
+    """``read(path)`` of one path, or of each fold's path with numeric columns averaged (the
+    rows of each fold's table must line up: same keys in the same order)."""
+    if isinstance(paths, (str, Path)):
+        return read(paths)
+    tables = [read(p) for p in paths]
+    if len(tables) == 1:
+        return tables[0]
+    out = tables[0].copy()
+    numeric = out.select_dtypes("number").columns
+    out[numeric] = sum(t[numeric].to_numpy(float) for t in tables) / len(tables)
+    return out
 
 
 def to_markdown(table: pd.DataFrame, *, digits: int = 3) -> str:
@@ -184,9 +204,17 @@ def table1(
         table = table.merge(versus, on="method", how="left")
         sources |= {f"{r}/per_patient": str(p) for r, p in per_patient.items()}
     table["paper_dice"] = [PAPER_DICE.get(r, float("nan")) for r in TABLE1_RUNS]
+    folds = (
+        " With cross-validation every patient is a test patient once, scored by the models of"
+        " its own fold; the columns pool all patients; `dice_fold_sd` is the SD over folds of"
+        " the folds' mean `dice`, `n_folds` their number."
+        if "n_folds" in table
+        else ""
+    )
     note = (
         "Our columns come from this run's test patients (95 % bootstrap CI over patients)."
-        " `dice`: per-patient 3-D Dice, mean over patients; `dice_slice`: per-slice Dice over"
+        + folds
+        + " `dice`: per-patient 3-D Dice, mean over patients; `dice_slice`: per-slice Dice over"
         " tumour slices; `dice_slice_all`: per-slice Dice over all slices, empty-vs-empty = 1;"
         " `hd95` in store voxels."
         + (
@@ -211,11 +239,15 @@ def table1(
     return table
 
 
-def _final_loss(path: str | Path) -> float:
-    metrics = read_csv_columns(path, {"loss"})
-    if metrics.empty:
-        raise ValueError(f"{path}: pre-training metrics hold no epoch")
-    return float(metrics["loss"].iloc[-1])
+def _final_loss(paths) -> float:
+    """The last epoch's pre-training loss (cv: mean over the folds' runs)."""
+    losses = []
+    for path in [paths] if isinstance(paths, (str, Path)) else paths:
+        metrics = read_csv_columns(path, {"loss"})
+        if metrics.empty:
+            raise ValueError(f"{path}: pre-training metrics hold no epoch")
+        losses.append(float(metrics["loss"].iloc[-1]))
+    return sum(losses) / len(losses)
 
 
 def _top1(retrieval: pd.DataFrame, direction: str) -> float:
@@ -231,14 +263,15 @@ def read_retrieval(path: str | Path) -> pd.DataFrame:
 def retrieval(
     files: Mapping[str, str | Path], stem: str | Path, *, config: Any = None, seed=None
 ) -> pd.DataFrame:
-    """Retrieval on test patients per gene encoder: top-k accuracy beside chance."""
-    parts = [read_retrieval(p).assign(encoder=enc) for enc, p in files.items()]
+    """Retrieval on test patients per gene encoder: top-k accuracy beside chance. ``files``:
+    encoder -> retrieval.csv, or a list of the folds' files (averaged)."""
+    parts = [_mean_over_folds(p, read_retrieval).assign(encoder=enc) for enc, p in files.items()]
     table = pd.concat(parts, ignore_index=True)
     table = table[["encoder"] + [c for c in table.columns if c != "encoder"]]
     note = (
         "Cross-modal retrieval among the test patients after contrastive pre-training:"
         " image->gene ranks every test patient's expression vector for a FLAIR slice;"
-        " `chance` = k / number of candidates."
+        " `chance` = k / number of candidates; with cross-validation, the mean over folds."
     )
     write_table(
         table,
@@ -262,10 +295,11 @@ def ablation(
     seed=None,
 ) -> pd.DataFrame:
     """Gene-encoder ablation: per encoder (in the given order) its fine-tuned run's metrics,
-    final pre-training loss and top-1 retrieval. All three mappings are keyed by encoder."""
+    final pre-training loss and top-1 retrieval. All three mappings are keyed by encoder; the
+    pre-training ones may hold a list of the folds' files (averaged over folds)."""
     rows = []
     for enc, summary in summaries.items():
-        ret = read_retrieval(retrieval_files[enc])
+        ret = _mean_over_folds(retrieval_files[enc], read_retrieval)
         rows.append(
             {
                 "encoder": enc,

@@ -13,9 +13,10 @@ build(
     snakemake.input.index,
     paired_out=snakemake.output.paired,
     unpaired_out=snakemake.output.unpaired,
-    split_out=snakemake.output.split,
-    test_fraction=cfg["test_fraction"],
-    folds=cfg["folds"],
+    split_outs=list(snakemake.output.splits),  # one per fold (holdout: one)
+    scheme=cfg["scheme"],
+    test_fraction=cfg.get("test_fraction", 0.0),  # holdout only
+    val_fraction=cfg["val_fraction"],
     seed=cfg["seed"],
     clinical=snakemake.input.clinical,
     stratify=cfg["stratify"],

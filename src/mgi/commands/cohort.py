@@ -13,7 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--imaging-index", required=True, help="slice store index (case_id column)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--test-fraction", type=float, default=0.25)
-    p.add_argument("--folds", type=int, default=0)
+    p.add_argument("--scheme", choices=["holdout", "cv"], default="holdout")
+    p.add_argument("--folds", type=int, default=5, help="folds with --scheme cv")
+    p.add_argument("--val-fraction", type=float, default=0.0, help="of each training set")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--clinical", help="cases table (for --stratify)")
     p.add_argument("--stratify", help="clinical column to stratify on")
@@ -32,9 +34,12 @@ def _split(args: argparse.Namespace) -> int:
         args.imaging_index,
         paired_out=out / "paired.tsv",
         unpaired_out=out / "unpaired.tsv",
-        split_out=out / "split.tsv",
+        split_outs=[out / "split.tsv"]
+        if args.scheme == "holdout"
+        else [out / "folds" / str(k) / "split.tsv" for k in range(args.folds)],
+        scheme=args.scheme,
         test_fraction=args.test_fraction,
-        folds=args.folds,
+        val_fraction=args.val_fraction,
         seed=args.seed,
         clinical=args.clinical,
         stratify=args.stratify,

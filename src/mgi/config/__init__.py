@@ -66,6 +66,12 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     if error is not None:
         where = ".".join(map(str, error.absolute_path)) or "(top level)"
         raise ConfigError(f"config: {where}: {error.message}")
+    if config["split"]["scheme"] == "cv" and config["split"]["folds"] < 2:
+        raise ConfigError("config: split.folds: scheme cv needs at least 2 folds")
+    if config["finetune"]["select"] == "val_dice" and config["split"]["val_fraction"] == 0:
+        raise ConfigError(
+            "config: finetune.select: val_dice needs validation patients (split.val_fraction > 0)"
+        )
     return config
 
 

@@ -32,7 +32,7 @@ BASELINE_OPTIONS = {
 # The budget and optimiser settings both training stages read.
 OPTIM = ("epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "min_lr_ratio", "grad_clip")
 # Fine-tuning settings every run reads; the others depend on the run (finetune()).
-FINETUNE_COMMON = (*OPTIM, "seed", "empty_ratio", "ce_weight")
+FINETUNE_COMMON = (*OPTIM, "seed", "empty_ratio", "ce_weight", "select")
 PRETRAIN_KEYS = (*OPTIM, "seed", "loss", "tumour_only")
 
 
@@ -43,6 +43,14 @@ def _pick(section: dict[str, Any], names) -> dict[str, Any]:
 def gdc(config: dict[str, Any]) -> dict[str, Any]:
     """What is downloaded: the API and the project (not concurrency, retries or the token)."""
     return _pick(config["gdc"], ("api_url", "project"))
+
+
+def split(config: dict[str, Any]) -> dict[str, Any]:
+    """How patients are split: ``holdout`` reads ``test_fraction``, ``cv`` the number of folds."""
+    sp = config["split"]
+    out = _pick(sp, ("scheme", "val_fraction", "seed", "stratify"))
+    out.update(_pick(sp, ("test_fraction",) if sp["scheme"] == "holdout" else ("folds",)))
+    return out
 
 
 def expression(config: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,10 @@ Runs (names are what the workflow and the tables use):
 ``mgi-<encoder>``  ``mgi`` with another pre-trained gene encoder (the ablation)
 ``unet``, ``resunet``, ``deeplabv3plus``, ``attention_unet``  baselines from scratch, no genes
 
+Patients: ``train`` patients of the split train; ``val`` patients (if any) are scored after
+every epoch and, with ``select: val_dice``, choose the epoch kept (:mod:`mgi.train.select`);
+``test`` patients are only predicted, once, by the kept model.
+
 Loss: MONAI ``DiceCELoss`` with a sigmoid (Dice + BCE on one channel), Dice over the batch so
 tumour-free slices do not divide by zero. No spatial augmentation: the genes carry the tumour's
 position, and a flipped image would no longer match its patient's vector.
@@ -24,10 +28,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from mgi.data import Cohort, SliceGeneDataset, load_cohort, permute_patients
+from mgi.data import Cohort, SliceGeneDataset, has_split, load_cohort, permute_patients
+from mgi.provenance import config_hash
 from mgi.train import checkpoint
 from mgi.train.loop import Task, autocast, collate, fit
 from mgi.train.outputs import fingerprint, save_run
+from mgi.train.select import BestEpoch, chosen_epoch
 from mgi.train.specs import FinetuneSpec, Optim
 
 log = logging.getLogger(__name__)
@@ -122,14 +128,35 @@ def predict(model, dataset: SliceGeneDataset, run: Run, batch_size: int) -> np.n
     return out
 
 
-def _cohorts(store, matrix, zscore, split, run: Run, spec: FinetuneSpec) -> tuple[Cohort, Cohort]:
+def _cohorts(store, matrix, zscore, split, run: Run, spec: FinetuneSpec):
+    """(train, val, test) cohorts of ``split``; val is None when the split has no val patients."""
     train = load_cohort(store, matrix, zscore, split, "train")
+    val = load_cohort(store, matrix, zscore, split, "val") if has_split(split, "val") else None
     test = load_cohort(store, matrix, zscore, split, "test")
     if run.shuffle_genes:
         train = permute_patients(train, spec.shuffle_seed)
         test = permute_patients(test, spec.shuffle_seed + 1)
+        if val is not None and len(val.case_ids) > 1:
+            val = permute_patients(val, spec.shuffle_seed + 2)
         log.info("%s: gene vectors deranged across patients (seed %d)", run.name, spec.shuffle_seed)
-    return train, test
+    return train, val, test
+
+
+def _selector(net, store, val: Cohort | None, run: Run, spec: FinetuneSpec, ckpt_dir, key: str):
+    """The validation scorer (:class:`BestEpoch`), or None without validation patients."""
+    if val is None:
+        if spec.select == "val_dice":
+            raise ValueError("finetune.select val_dice needs validation patients in the split")
+        return None
+    dataset = SliceGeneDataset(store.images, store.masks, val)
+    masks = np.asarray(store.masks[val.rows])
+    return BestEpoch(
+        lambda m: predict(m, dataset, run, spec.predict_batch).astype(np.float32),
+        masks,
+        val.patient,
+        ckpt_dir=ckpt_dir,
+        key=key,
+    )
 
 
 def finetune(
@@ -149,6 +176,9 @@ def finetune(
 ) -> torch.nn.Module:
     """Train ``run``; write ``out_dir``/{model.pt, history.csv, predictions.npz}.
 
+    With validation patients in ``split`` every epoch records ``val_dice`` (mean per-patient 3-D
+    Dice); ``spec.select == "val_dice"`` keeps the best such epoch's weights, else the last.
+
     ``predictions.npz``: ``rows`` int64 (store rows of every test-patient slice, store order)
     and ``prob`` float16 (n, H, W) sigmoid probabilities at store resolution.
     """
@@ -157,7 +187,7 @@ def finetune(
     if not resume:
         checkpoint.clear(ckpt_dir)
     store = SliceStore(store)
-    train, test = _cohorts(store, matrix, zscore, split, run, spec)
+    train, val, test = _cohorts(store, matrix, zscore, split, run, spec)
     img_size = int(store.images.shape[-1])
     torch.manual_seed(opt.seed)
     net = build_segmentation_model(run, n_genes=train.n_genes, img_size=img_size, model=model)
@@ -175,9 +205,15 @@ def finetune(
         "inputs": fingerprint(*inputs),
     }
     dataset = SliceGeneDataset(store.images, store.masks, train)
-    history = fit(
-        net, segmentation_task(dataset, run, spec, opt.seed), opt, ckpt_dir=ckpt_dir, config=config
-    )
+    task = segmentation_task(dataset, run, spec, opt.seed)
+    key = config_hash({**config, "optim": asdict(opt)})  # fit's checkpoint key
+    task.metrics = _selector(net, store, val, run, spec, ckpt_dir, key)
+    history = fit(net, task, opt, ckpt_dir=ckpt_dir, config=config)
+    epoch = len(history)
+    if spec.select == "val_dice":  # validation patients choose; test patients never do
+        task.metrics.restore(net)
+        epoch = chosen_epoch(history["val_dice"])
+        log.info("%s: kept epoch %d (val_dice %.4f)", run.name, epoch, task.metrics.best)
     prob = predict(net, SliceGeneDataset(store.images, store.masks, test), run, spec.predict_batch)
 
     def write_predictions(path: Path) -> None:
@@ -193,8 +229,15 @@ def finetune(
         tables={"history.csv": history},
         files={"predictions.npz": write_predictions},
         run=run.name,
+        epoch=epoch,  # the epoch whose weights were kept
+        cases={  # who trained it, who chose its epoch (provenance; test: predicted only)
+            "train": list(train.case_ids),
+            "val": list(val.case_ids) if val is not None else [],
+        },
         n_genes=train.n_genes,
         img_size=img_size,
         model_config=model,
     )
+    if task.metrics is not None:  # once the outputs exist, like the checkpoints
+        task.metrics.clear()
     return net

@@ -124,6 +124,7 @@ def pretrain(
             "retrieval.csv": scores,
         },
         gene_encoder=spec.gene_encoder,
+        cases={"train": list(train.case_ids)},  # the patients it learned from
         n_genes=train.n_genes,
         img_size=img_size,
         gene_ids=train.gene_ids,

@@ -42,6 +42,7 @@ class FinetuneSpec:
     head_lr_mult: float = 1.0  # lr multiplier of the parts not pre-trained (decoder, pooling)
     shuffle_seed: int = 1  # the derangement of mgi_shuffled
     predict_batch: int = 64  # slices per forward pass when predicting the test patients
+    select: str = "last"  # the model kept: the last epoch's, or the best by validation Dice
 
 
 def from_mapping(cls, mapping: dict[str, Any], **override):
