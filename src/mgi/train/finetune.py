@@ -10,8 +10,8 @@ Runs (names are what the workflow and the tables use):
 ``unet``, ``resunet``, ``deeplabv3plus``, ``attention_unet``  baselines from scratch, no genes
 
 Loss: MONAI ``DiceCELoss`` with a sigmoid (Dice + BCE on one channel), Dice over the batch so
-tumour-free slices do not divide by zero. No spatial augmentation: the genes carry the tumour's
-position, and a flipped image would no longer match its patient's vector.
+tumour-free slices do not divide by zero. Every run sees the same augmentation of its training
+slices (``spec.augment``, :mod:`mgi.train.augment`); the test slices are never augmented.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import torch
 
 from mgi.data import Cohort, SliceGeneDataset, load_cohort, permute_patients
 from mgi.train import checkpoint
+from mgi.train.augment import augmented
 from mgi.train.loop import Task, autocast, collate, fit
 from mgi.train.outputs import fingerprint, save_run
 from mgi.train.specs import FinetuneSpec, Optim
@@ -72,7 +73,8 @@ def build_segmentation_model(run: Run, *, n_genes: int, img_size: int, model: di
 
 def segmentation_task(dataset: SliceGeneDataset, run: Run, spec: FinetuneSpec, seed: int) -> Task:
     """Dice + BCE; each epoch all tumour slices plus ``empty_ratio`` times as many tumour-free
-    ones drawn afresh (order and draw from ``(seed, epoch)`` only)."""
+    ones drawn afresh, augmented by ``spec.augment`` (order, draw and augmentation from
+    ``(seed, epoch)`` only)."""
     from monai.losses import DiceCELoss
 
     criterion = DiceCELoss(sigmoid=True, batch=True, lambda_ce=spec.ce_weight)
@@ -97,18 +99,22 @@ def segmentation_task(dataset: SliceGeneDataset, run: Run, spec: FinetuneSpec, s
     # The ViT keeps the base lr; decoder, gene pooling and gene encoder (which must pick up
     # what images never showed it in pre-training) train at head_lr_mult x lr.
     pretrained = ("image_encoder",) if run.gene_encoder is not None else ()
+    data = augmented(dataset, spec.augment, seed, size=int(dataset.images.shape[-1]))
     return Task(
-        dataset,
+        data,
         batches,
         loss,
         desc=f"finetune {run.name}",
         head_lr_mult=spec.head_lr_mult if pretrained else 1.0,
         pretrained=pretrained,
+        start_epoch=getattr(data, "set_epoch", None),
     )
 
 
 @torch.no_grad()
-def predict(model, dataset: SliceGeneDataset, run: Run, batch_size: int) -> np.ndarray:
+def predict(
+    model, dataset: SliceGeneDataset, run: Run, batch_size: int, precision: str = "bf16"
+) -> np.ndarray:
     """Sigmoid probabilities (N, H, W) float16 for every item of ``dataset``, in order."""
     model.eval()
     device = next(model.parameters()).device
@@ -116,7 +122,7 @@ def predict(model, dataset: SliceGeneDataset, run: Run, batch_size: int) -> np.n
     for start in range(0, len(dataset), batch_size):
         stop = min(start + batch_size, len(dataset))
         batch = collate(dataset, range(start, stop), device)
-        with autocast(device):
+        with autocast(device, precision):
             logits = model(batch["image"], batch["genes"] if run.uses_genes else None)
         out[start:stop] = torch.sigmoid(logits.float())[:, 0].cpu().numpy()
     return out
@@ -178,7 +184,8 @@ def finetune(
     history = fit(
         net, segmentation_task(dataset, run, spec, opt.seed), opt, ckpt_dir=ckpt_dir, config=config
     )
-    prob = predict(net, SliceGeneDataset(store.images, store.masks, test), run, spec.predict_batch)
+    test_data = SliceGeneDataset(store.images, store.masks, test)
+    prob = predict(net, test_data, run, spec.predict_batch, opt.precision)
 
     def write_predictions(path: Path) -> None:
         with open(path, "wb") as fh:  # a handle: savez would append ".npz" to the temp name
