@@ -155,7 +155,7 @@ EXPECTED: dict[str, tuple[object, set[str]]] = {
     "model.fusion.depth": (1, ft(*PRETRAINED)),
     "model.fusion.dim": (32, ft(*PRETRAINED)),
     "model.fusion.mlp_dim": (64, ft(*PRETRAINED)),
-    "model.baselines.channels": ([8, 16, 32], ft("unet", "resunet", "attention_unet")),
+    "model.baselines.channels": ([8, 16, 32, 64, 128], ft("unet", "resunet", "attention_unet")),
     "model.baselines.encoder": ("resnet18", ft("deeplabv3plus")),
     "evaluate.threshold": (0.4, SCORE),
     "evaluate.bootstrap": (500, ev(*RUNS)),
@@ -176,6 +176,7 @@ EXPECTED: dict[str, tuple[object, set[str]]] = {
     "pretrain.grad_clip": (2.0, ALL_PRE),
     "pretrain.seed": (4, ALL_PRE),
     "pretrain.device": ("cpu", set()),
+    "pretrain.precision": ("fp32", ALL_PRE),  # changes the numbers on a GPU
     "pretrain.threads": (2, set()),
     "pretrain.mem_mb": (16000, set()),
     "pretrain.runtime": (999, set()),
@@ -200,6 +201,15 @@ EXPECTED: dict[str, tuple[object, set[str]]] = {
     "finetune.shuffle_seed": (2, ft("mgi_shuffled")),  # the negative control only
     "finetune.select": ("val_dice", ALL_FT),  # (the base run has validation patients)
     "finetune.predict_batch": (8, set()),  # the same probabilities, in other chunks
+    "finetune.augment.flip_lr": (0.5, ALL_FT),  # every run is augmented alike
+    "finetune.augment.affine": (0.2, ALL_FT),
+    "finetune.augment.rotate": (10.0, ALL_FT),
+    "finetune.augment.zoom": (0.1, ALL_FT),
+    "finetune.augment.intensity": (0.2, ALL_FT),
+    "finetune.augment.shift": (0.05, ALL_FT),
+    "finetune.augment.scale": (0.05, ALL_FT),
+    "finetune.augment.elastic": (0.3, ALL_FT),
+    "finetune.precision": ("fp16", ALL_FT),
     "finetune.device": ("cpu", set()),
     "finetune.threads": (2, set()),
     "finetune.mem_mb": (16000, set()),

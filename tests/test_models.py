@@ -28,7 +28,7 @@ TINY = {
     },
     "embed_dim": 8,
     "fusion": {"gene_tokens": 3, "heads": 2, "depth": 1, "dim": 32, "mlp_dim": 32},
-    "baselines": {"channels": [4, 8, 16]},
+    "baselines": {"channels": [4, 8, 16, 32, 64]},
 }
 
 

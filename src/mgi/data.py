@@ -132,6 +132,20 @@ def tumour_slices(cohort: Cohort, index: pd.DataFrame) -> Cohort:
     return subset(cohort, index["tumour_pixels"].to_numpy()[cohort.rows] > 0)
 
 
+def brain_slices(cohort: Cohort, images: np.ndarray, *, share: float = 0.5) -> Cohort:
+    """Each patient's slices whose brain area (nonzero pixels of ``images``, the store's (N, H, W)
+    array) is at least ``share`` of that patient's largest: the brain's middle, where gliomas
+    sit, picked from the images alone (for test patients, whose masks must choose nothing)."""
+    rows = StoreRows(images, cohort.rows)
+    area = np.empty(len(rows), dtype=np.int64)
+    for start in range(0, len(rows), 256):  # chunks: no copy of the cohort in memory
+        chunk = rows[start : start + 256]
+        area[start : start + len(chunk)] = (chunk.reshape(len(chunk), -1) > 0).sum(axis=1)
+    largest = np.zeros(len(cohort.case_ids), dtype=np.int64)
+    np.maximum.at(largest, cohort.patient, area)
+    return subset(cohort, (area > 0) & (area >= share * largest[cohort.patient]))
+
+
 def permute_patients(cohort: Cohort, seed: int) -> Cohort:
     """The negative control: each patient gets another patient's vector (seeded derangement)."""
     n = len(cohort.case_ids)

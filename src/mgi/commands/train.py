@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, fields, is_dataclass
 
 
 def _add_fields(p: argparse.ArgumentParser, cls, section: dict) -> None:
@@ -22,7 +22,12 @@ def _add_fields(p: argparse.ArgumentParser, cls, section: dict) -> None:
             continue
         default = section.get(f.name, f.default)
         kind = type(f.default)
-        if kind is bool:
+        if is_dataclass(f.default):  # a nested section (finetune.augment): JSON, schema fills
+            p.add_argument(
+                f"--{f.name.replace('_', '-')}", type=json.loads, default=default,
+                help="JSON object, e.g. {\"flip_lr\": 0}; keys not given take their defaults",
+            )  # fmt: skip
+        elif kind is bool:
             p.add_argument(
                 f"--{f.name.replace('_', '-')}", action=argparse.BooleanOptionalAction,
                 default=default,

@@ -29,10 +29,20 @@ BASELINE_OPTIONS = {
     "attention_unet": "channels",
     "deeplabv3plus": "encoder",
 }
-# The budget and optimiser settings both training stages read.
-OPTIM = ("epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "min_lr_ratio", "grad_clip")
+# The budget, optimiser and precision settings both training stages read (precision changes
+# the numbers on a GPU, so it reruns training, on any device).
+OPTIM = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "warmup_epochs",
+    "min_lr_ratio",
+    "grad_clip",
+    "precision",
+)
 # Fine-tuning settings every run reads; the others depend on the run (finetune()).
-FINETUNE_COMMON = (*OPTIM, "seed", "empty_ratio", "ce_weight", "select")
+FINETUNE_COMMON = (*OPTIM, "seed", "empty_ratio", "ce_weight", "select", "augment")
 PRETRAIN_KEYS = (*OPTIM, "seed", "loss", "tumour_only")
 
 

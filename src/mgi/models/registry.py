@@ -43,7 +43,7 @@ FUSION_DEFAULTS: dict[str, Any] = {
     "dim": 64,
     "mlp_dim": 128,
 }
-BASELINE_DEFAULTS: dict[str, Any] = {"channels": (16, 32, 64, 128), "encoder": "resnet18"}
+BASELINE_DEFAULTS: dict[str, Any] = {"channels": (16, 32, 64, 128, 256), "encoder": "resnet18"}
 
 
 def _options(given: dict[str, Any] | None, defaults: dict[str, Any], what: str) -> dict[str, Any]:

@@ -14,8 +14,8 @@ every epoch and, with ``select: val_dice``, choose the epoch kept (:mod:`mgi.tra
 ``test`` patients are only predicted, once, by the kept model.
 
 Loss: MONAI ``DiceCELoss`` with a sigmoid (Dice + BCE on one channel), Dice over the batch so
-tumour-free slices do not divide by zero. No spatial augmentation: the genes carry the tumour's
-position, and a flipped image would no longer match its patient's vector.
+tumour-free slices do not divide by zero. Every run sees the same augmentation of its training
+slices (``spec.augment``, :mod:`mgi.train.augment`); the test slices are never augmented.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import torch
 from mgi.data import Cohort, SliceGeneDataset, has_split, load_cohort, permute_patients
 from mgi.provenance import config_hash
 from mgi.train import checkpoint
+from mgi.train.augment import augmented
 from mgi.train.loop import Task, autocast, collate, fit
 from mgi.train.outputs import fingerprint, save_run
 from mgi.train.select import BestEpoch, chosen_epoch
@@ -78,7 +79,8 @@ def build_segmentation_model(run: Run, *, n_genes: int, img_size: int, model: di
 
 def segmentation_task(dataset: SliceGeneDataset, run: Run, spec: FinetuneSpec, seed: int) -> Task:
     """Dice + BCE; each epoch all tumour slices plus ``empty_ratio`` times as many tumour-free
-    ones drawn afresh (order and draw from ``(seed, epoch)`` only)."""
+    ones drawn afresh, augmented by ``spec.augment`` (order, draw and augmentation from
+    ``(seed, epoch)`` only)."""
     from monai.losses import DiceCELoss
 
     criterion = DiceCELoss(sigmoid=True, batch=True, lambda_ce=spec.ce_weight)
@@ -103,18 +105,22 @@ def segmentation_task(dataset: SliceGeneDataset, run: Run, spec: FinetuneSpec, s
     # The ViT keeps the base lr; decoder, gene pooling and gene encoder (which must pick up
     # what images never showed it in pre-training) train at head_lr_mult x lr.
     pretrained = ("image_encoder",) if run.gene_encoder is not None else ()
+    data = augmented(dataset, spec.augment, seed, size=int(dataset.images.shape[-1]))
     return Task(
-        dataset,
+        data,
         batches,
         loss,
         desc=f"finetune {run.name}",
         head_lr_mult=spec.head_lr_mult if pretrained else 1.0,
         pretrained=pretrained,
+        start_epoch=getattr(data, "set_epoch", None),
     )
 
 
 @torch.no_grad()
-def predict(model, dataset: SliceGeneDataset, run: Run, batch_size: int) -> np.ndarray:
+def predict(
+    model, dataset: SliceGeneDataset, run: Run, batch_size: int, precision: str = "bf16"
+) -> np.ndarray:
     """Sigmoid probabilities (N, H, W) float16 for every item of ``dataset``, in order."""
     model.eval()
     device = next(model.parameters()).device
@@ -122,7 +128,7 @@ def predict(model, dataset: SliceGeneDataset, run: Run, batch_size: int) -> np.n
     for start in range(0, len(dataset), batch_size):
         stop = min(start + batch_size, len(dataset))
         batch = collate(dataset, range(start, stop), device)
-        with autocast(device):
+        with autocast(device, precision):
             logits = model(batch["image"], batch["genes"] if run.uses_genes else None)
         out[start:stop] = torch.sigmoid(logits.float())[:, 0].cpu().numpy()
     return out
@@ -142,7 +148,9 @@ def _cohorts(store, matrix, zscore, split, run: Run, spec: FinetuneSpec):
     return train, val, test
 
 
-def _selector(net, store, val: Cohort | None, run: Run, spec: FinetuneSpec, ckpt_dir, key: str):
+def _selector(
+    store, val: Cohort | None, run: Run, spec: FinetuneSpec, ckpt_dir, key: str, precision: str
+):
     """The validation scorer (:class:`BestEpoch`), or None without validation patients."""
     if val is None:
         if spec.select == "val_dice":
@@ -151,7 +159,7 @@ def _selector(net, store, val: Cohort | None, run: Run, spec: FinetuneSpec, ckpt
     dataset = SliceGeneDataset(store.images, store.masks, val)
     masks = np.asarray(store.masks[val.rows])
     return BestEpoch(
-        lambda m: predict(m, dataset, run, spec.predict_batch).astype(np.float32),
+        lambda m: predict(m, dataset, run, spec.predict_batch, precision).astype(np.float32),
         masks,
         val.patient,
         ckpt_dir=ckpt_dir,
@@ -207,14 +215,15 @@ def finetune(
     dataset = SliceGeneDataset(store.images, store.masks, train)
     task = segmentation_task(dataset, run, spec, opt.seed)
     key = config_hash({**config, "optim": asdict(opt)})  # fit's checkpoint key
-    task.metrics = _selector(net, store, val, run, spec, ckpt_dir, key)
+    task.metrics = _selector(store, val, run, spec, ckpt_dir, key, opt.precision)
     history = fit(net, task, opt, ckpt_dir=ckpt_dir, config=config)
     epoch = len(history)
     if spec.select == "val_dice":  # validation patients choose; test patients never do
         task.metrics.restore(net)
         epoch = chosen_epoch(history["val_dice"])
         log.info("%s: kept epoch %d (val_dice %.4f)", run.name, epoch, task.metrics.best)
-    prob = predict(net, SliceGeneDataset(store.images, store.masks, test), run, spec.predict_batch)
+    test_data = SliceGeneDataset(store.images, store.masks, test)
+    prob = predict(net, test_data, run, spec.predict_batch, opt.precision)
 
     def write_predictions(path: Path) -> None:
         with open(path, "wb") as fh:  # a handle: savez would append ".npz" to the temp name

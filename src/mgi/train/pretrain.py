@@ -2,7 +2,9 @@
 
 Pairs are (FLAIR slice, its patient's z-scored expression vector) from the *training* patients;
 every batch holds distinct patients. After training, the retrieval accuracy on the test
-patients is written beside the model (:mod:`mgi.train.retrieval`).
+patients is written beside the model (:mod:`mgi.train.retrieval`); with ``tumour_only`` it
+trains on the training patients' tumour slices (their masks) but retrieves with the test
+patients' middle brain slices (:func:`mgi.data.brain_slices`: no test mask is read).
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from typing import Any
 
 import torch
 
-from mgi.data import DistinctPatientBatchSampler, SliceGeneDataset, load_cohort, tumour_slices
+from mgi.data import (
+    DistinctPatientBatchSampler,
+    SliceGeneDataset,
+    brain_slices,
+    load_cohort,
+    tumour_slices,
+)
 from mgi.train import checkpoint
 from mgi.train.loop import Task, fit
 from mgi.train.outputs import fingerprint, save_run
@@ -96,7 +104,8 @@ def pretrain(
     train = load_cohort(store, matrix, zscore, split, "train")
     test = load_cohort(store, matrix, zscore, split, "test")
     if spec.tumour_only:  # slices without tumour carry nothing of the patient's genotype
-        train, test = tumour_slices(train, store.index), tumour_slices(test, store.index)
+        train = tumour_slices(train, store.index)  # training masks: allowed
+        test = brain_slices(test, store.images)  # test masks choose nothing
     img_size = int(store.images.shape[-1])
     torch.manual_seed(opt.seed)
     net = build_pretrain_model(
@@ -112,7 +121,8 @@ def pretrain(
     history = fit(
         net, contrastive_task(dataset, spec, opt.seed), opt, ckpt_dir=ckpt_dir, config=config
     )
-    scores = retrieval(net, SliceGeneDataset(store.images, store.masks, test), spec.batch_size)
+    test_data = SliceGeneDataset(store.images, store.masks, test)
+    scores = retrieval(net, test_data, spec.batch_size, opt.precision)
     save_run(
         out_dir,
         net,

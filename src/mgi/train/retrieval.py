@@ -9,7 +9,8 @@ Two levels, both reported:
              has no single slice to find).
 
 Top-k accuracy is the share of queries whose own partner ranks among the k most similar (cosine)
-candidates; chance is k / P.
+candidates; chance is k / P. Which test slices take part is the caller's choice; pre-training
+picks them without the test masks (:func:`mgi.data.brain_slices`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ KS = (1, 5)
 
 
 @torch.no_grad()
-def embed(model: torch.nn.Module, dataset: SliceGeneDataset, batch_size: int):
+def embed(
+    model: torch.nn.Module, dataset: SliceGeneDataset, batch_size: int, precision: str = "bf16"
+):
     """Image embeddings per slice (N, E), gene embeddings per patient (P, E), patient (N,)."""
     model.eval()
     device = next(model.parameters()).device
@@ -37,7 +40,7 @@ def embed(model: torch.nn.Module, dataset: SliceGeneDataset, batch_size: int):
     for start in range(0, len(dataset), batch_size):
         idx = list(range(start, min(start + batch_size, len(dataset))))
         batch = collate(dataset, idx, device)
-        with autocast(device):
+        with autocast(device, precision):
             image_emb, gene_emb = model(batch["image"], batch["genes"])
         images.append(F.normalize(image_emb.float(), dim=-1).cpu())
         for p, g in zip(batch["patient"].tolist(), gene_emb.float().cpu(), strict=True):
@@ -53,9 +56,11 @@ def topk_accuracy(similarity: torch.Tensor, target: torch.Tensor, k: int) -> flo
     return float((top == target[:, None]).any(dim=1).float().mean())
 
 
-def retrieval(model: torch.nn.Module, dataset: SliceGeneDataset, batch_size: int = 64):
+def retrieval(
+    model: torch.nn.Module, dataset: SliceGeneDataset, batch_size: int = 64, precision="bf16"
+):
     """Top-1/top-5 table: direction, level, k, accuracy, chance, n_queries, n_candidates."""
-    image, gene, patient = embed(model, dataset, batch_size)
+    image, gene, patient = embed(model, dataset, batch_size, precision)
     n = gene.shape[0]
     mean = torch.zeros(n, image.shape[1]).index_add_(0, patient, image)
     per_patient = F.normalize(mean, dim=-1)

@@ -19,6 +19,7 @@ class Optim:
     grad_clip: float = 1.0  # max global gradient norm (0: no clipping)
     seed: int = 0  # model initialisation, batch order, dropout
     device: str = "auto"  # auto (cuda if present), cpu or cuda
+    precision: str = "bf16"  # bf16 | fp16 (with a grad scaler) | fp32; autocast on CUDA only
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,30 @@ class PretrainSpec:
     gene_encoder: str = "mamba"  # mamba, transformer, mlp or group_attention
     loss: str = "clip"  # clip (symmetric InfoNCE) or mgi_eq1 (the paper's eq. 1, negated)
     batch_size: int = 16  # slices per batch, each from a different patient
-    tumour_only: bool = True  # pair only slices that show tumour (train and retrieval)
+    tumour_only: bool = True  # train on tumour slices; retrieve on test brain slices (no masks)
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Random augmentation of training slices, image and mask alike (probabilities per slice).
+
+    Defaults: Buda et al. 2019's U-Net training on kaggle_3m (left-right flips, rotations of
+    up to 15 degrees, 5 % scaling), plus small intensity changes; elastic deformation off.
+    """
+
+    flip_lr: float = 0.5  # probability of a left-right flip (the store's columns)
+    affine: float = 0.5  # probability of a random rotation + scaling (one resampling)
+    rotate: float = 15.0  # largest rotation, degrees either way
+    zoom: float = 0.05  # largest scaling, fraction either way (per axis)
+    intensity: float = 0.5  # probability of an intensity shift, and (apart) of a scaling
+    shift: float = 0.1  # largest intensity offset (intensities are in [0, 1])
+    scale: float = 0.1  # largest intensity factor change, fraction either way
+    elastic: float = 0.0  # probability of an elastic deformation (a dense resampling)
+
+    @property
+    def active(self) -> bool:
+        """True if any transform can happen."""
+        return max(self.flip_lr, self.affine, self.intensity, self.elastic) > 0
 
 
 @dataclass(frozen=True)
@@ -43,6 +67,11 @@ class FinetuneSpec:
     shuffle_seed: int = 1  # the derangement of mgi_shuffled
     predict_batch: int = 64  # slices per forward pass when predicting the test patients
     select: str = "last"  # the model kept: the last epoch's, or the best by validation Dice
+    augment: Augment = Augment()  # augmentation of training slices (a mapping is converted)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.augment, Augment):  # a config section: a mapping
+            object.__setattr__(self, "augment", from_mapping(Augment, dict(self.augment)))
 
 
 def from_mapping(cls, mapping: dict[str, Any], **override):
