@@ -57,12 +57,12 @@ def test_the_split_stratifies_on_a_data_csv_column(data_csv, tmp_path):
     pd.DataFrame({"case_submitter_id": cases}).to_parquet(tmp_path / "cases.parquet")
     out = {k: tmp_path / f"{k}.tsv" for k in ("paired", "unpaired", "split")}
     kwargs = dict(test_fraction=0.5, clinical=tmp_path / "cases.parquet")
-    table = build(
+    (table,) = build(
         tmp_path / "files.tsv",
         tmp_path / "index.parquet",
         paired_out=out["paired"],
         unpaired_out=out["unpaired"],
-        split_out=out["split"],
+        split_outs=[out["split"]],
         stratify="neoplasm_histologic_grade",
         imaging_table=data_csv,
         **kwargs,
@@ -76,7 +76,7 @@ def test_the_split_stratifies_on_a_data_csv_column(data_csv, tmp_path):
             tmp_path / "index.parquet",
             paired_out=out["paired"],
             unpaired_out=out["unpaired"],
-            split_out=out["split"],
+            split_outs=[out["split"]],
             stratify="RNASeqCluster",
             **kwargs,
         )

@@ -158,7 +158,10 @@ def test_snakemake_paper_config_fetches_the_images_and_splits(repo, tmp_path):
     ):
         config["gdc"].update(api_url=gdc.url, processes=2)
         config["imaging"]["kaggle"]["patients"] = 5
-        config["split"].update(test_fraction=0.5, folds=0, stratify="neoplasm_histologic_grade")
+        config["split"].update(
+            scheme="holdout", test_fraction=0.5, val_fraction=0, stratify="neoplasm_histologic_grade"
+        )
+        config["finetune"]["select"] = "last"  # no validation patients among 4
         (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
         cmd = [sys.executable, "-m", "snakemake", "results/cohort/split.tsv"]
         cmd += ["-s", str(repo / "Snakefile"), "--cores", "1", "--directory", str(tmp_path)]

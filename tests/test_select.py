@@ -30,7 +30,8 @@ def _run(inputs, out, monkeypatch, select="val_dice"):
     real_fit = ft.fit
 
     def spy_fit(model, task, opt, **kw):
-        seen["rows"] = task.dataset.rows.numpy().copy()
+        dataset = getattr(task.dataset, "dataset", task.dataset)  # under the augmentation
+        seen["rows"] = dataset.rows.numpy().copy()
         return real_fit(model, task, opt, **kw)
 
     monkeypatch.setattr(ft, "fit", spy_fit)
