@@ -137,8 +137,20 @@ def project(doc: dict, fields: str, expand: str) -> dict:
     return out
 
 
+class BackgroundServer:
+    """``self.server`` (an HTTP server) served from a daemon thread inside a ``with`` block."""
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @dataclass
-class FakeGDC:
+class FakeGDC(BackgroundServer):
     files: list[FakeFile]
     cases: list[dict] = field(default_factory=list)
     retry_after: str = "1"
@@ -152,14 +164,6 @@ class FakeGDC:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> FakeGDC:
-        threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     def data_requests(self) -> list[dict]:
         return [r for r in self.requests if r["path"].startswith("/data/")]

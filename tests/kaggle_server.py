@@ -32,6 +32,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
+from gdc_server import BackgroundServer
 
 API = "/api/v1/datasets.DatasetApiService/DownloadDataset"
 COPIES = ("kaggle_3m", "lgg-mri-segmentation/kaggle_3m")  # the archive holds the set twice
@@ -107,7 +108,7 @@ def archive(
 
 
 @dataclass
-class FakeKaggle:
+class FakeKaggle(BackgroundServer):
     archive: bytes
     dataset: str = "mateuszbuda/lgg-mri-segmentation"
     version: int = 2
@@ -133,14 +134,6 @@ class FakeKaggle:
             "no_proxy": "127.0.0.1",
             "KAGGLE_CONFIG_DIR": "/nonexistent",  # no credentials from the home folder
         }
-
-    def __enter__(self) -> FakeKaggle:
-        threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     def paths(self) -> list[str]:
         return [r["path"] for r in self.requests]

@@ -159,7 +159,10 @@ def test_snakemake_paper_config_fetches_the_images_and_splits(repo, tmp_path):
         config["gdc"].update(api_url=gdc.url, processes=2)
         config["imaging"]["kaggle"]["patients"] = 5
         config["split"].update(
-            scheme="holdout", test_fraction=0.5, val_fraction=0, stratify="neoplasm_histologic_grade"
+            scheme="holdout",
+            test_fraction=0.5,
+            val_fraction=0,
+            stratify="neoplasm_histologic_grade",
         )
         config["finetune"]["select"] = "last"  # no validation patients among 4
         (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))

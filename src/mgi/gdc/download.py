@@ -10,7 +10,6 @@ connection errors and timeouts back off exponentially, a wrong md5 discards the 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -24,6 +23,7 @@ from tqdm import tqdm
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
+from mgi.checksum import md5_of
 from mgi.gdc.client import RETRY_STATUS, GDCClient
 from mgi.gdc.query import UUID, FileRecord
 
@@ -55,15 +55,6 @@ class _Progress:
         if self.bar is not None and n:
             with self.lock:
                 self.bar.update(n)
-
-
-def md5_of(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex md5 of the file at ``path``."""
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verified(path: Path, record: FileRecord) -> bool:

@@ -15,7 +15,6 @@ a patient without FLAIR or labels stops before anything is in place, naming the 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -30,6 +29,7 @@ from tqdm import tqdm
 
 from mgi.atomic import atomic_path
 from mgi.barcodes import case_barcode
+from mgi.checksum import md5_of
 
 log = logging.getLogger(__name__)
 
@@ -41,20 +41,12 @@ _MEMBER = re.compile(
 )
 
 
-def md5sum(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_zip(path: str | Path, md5: str | None = None) -> None:
     """Raise naming ``path`` if it is missing, its md5 is not ``md5`` or it is not a zip."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: BraTS-TCGA-LGG zip not found (imaging.brats.zip)")
-    if md5 is not None and (actual := md5sum(path)) != md5.lower():
+    if md5 is not None and (actual := md5_of(path)) != md5.lower():
         raise ValueError(f"{path}: md5 {actual}, expected {md5.lower()} (imaging.brats.md5)")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path}: not a zip archive (truncated or corrupt download?)")
