@@ -137,6 +137,18 @@ def project(doc: dict, fields: str, expand: str) -> dict:
     return out
 
 
+def send_json(handler: BaseHTTPRequestHandler, code: int, payload: Any, headers=None) -> None:
+    """Answer ``handler``'s request with ``payload`` as JSON (and extra ``headers``)."""
+    blob = json.dumps(payload).encode()
+    handler.send_response(code)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(blob)))
+    for k, v in (headers or {}).items():
+        handler.send_header(k, v)
+    handler.end_headers()
+    handler.wfile.write(blob)
+
+
 class BackgroundServer:
     """``self.server`` (an HTTP server) served from a daemon thread inside a ``with`` block."""
 
@@ -204,14 +216,7 @@ def _handler(gdc: FakeGDC) -> type[BaseHTTPRequestHandler]:
                 )
 
         def _json(self, code: int, payload: Any, headers: dict | None = None) -> None:
-            blob = json.dumps(payload).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(blob)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(blob)
+            send_json(self, code, payload, headers)
 
         def _fault(self, code: int) -> None:
             extra = {"Retry-After": gdc.retry_after} if code in (429, 503) else {}

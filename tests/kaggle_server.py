@@ -32,7 +32,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
-from gdc_server import BackgroundServer
+from gdc_server import BackgroundServer, send_json
 
 API = "/api/v1/datasets.DatasetApiService/DownloadDataset"
 COPIES = ("kaggle_3m", "lgg-mri-segmentation/kaggle_3m")  # the archive holds the set twice
@@ -163,14 +163,7 @@ def _handler(kaggle: FakeKaggle) -> type[BaseHTTPRequestHandler]:
                 )
 
         def _json(self, code: int, payload: dict, headers: dict | None = None) -> None:
-            blob = json.dumps(payload).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(blob)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(blob)
+            send_json(self, code, payload, headers)
 
         def _error(self, code: int, message: str) -> None:
             self._json(code, {"code": code, "message": message}, {"Retry-After": "0"})
