@@ -18,7 +18,8 @@ GDC_DIR = "resources/demo/gdc" if DEMO else "resources/gdc/rnaseq"
 CLINICAL = "resources/demo/cases.parquet" if DEMO else "resources/gdc/cases.parquet"
 DEMO_SHEET = "resources/demo/imaging/sheet.tsv"
 KAGGLE_3M = "resources/imaging/kaggle/kaggle_3m"  # imaging.source: kaggle
-BRATS_DIR = "resources/imaging/brats_tcga_lgg"  # sheet.tsv, cases/ (source: brats_tcga_lgg)
+# imaging.source: brats_tcga_lgg -> sheet.tsv, cases/
+BRATS_DIR = "resources/imaging/brats_tcga_lgg"
 STORE = "results/imaging/store"  # images.npy, masks.npy, index.parquet
 COHORT = "results/cohort"  # paired.tsv, unpaired.tsv, split.tsv (cv: fold{k}/split.tsv)
 # split.scheme holdout: one split, today's paths. cv: every stage from the expression filters to
