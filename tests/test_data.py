@@ -10,8 +10,10 @@ import pytest
 from train_inputs import make_inputs
 
 from mgi.data import (
+    Cohort,
     DistinctPatientBatchSampler,
     SliceGeneDataset,
+    brain_slices,
     build_cohort,
     load_cohort,
     permute_patients,
@@ -149,3 +151,18 @@ def test_permute_patients_is_a_seeded_derangement(inputs):
     for i in range(len(train.case_ids)):
         assert not np.array_equal(shuffled.genes[i], train.genes[i])
     assert np.allclose(np.sort(shuffled.genes, 0), np.sort(train.genes, 0))
+
+
+def test_brain_slices_choose_from_the_images_alone(tmp_path):
+    """Retrieval's test slices: each patient's slices with >= half its largest brain area."""
+    areas = [[0, 10, 40, 60, 30, 19], [5, 8, 4, 0, 0, 0]]  # brain pixels per slice, 2 patients
+    images = np.zeros((12, 10, 10), np.float16)
+    for p, row in enumerate(areas):
+        for s, area in enumerate(row):
+            images[p * 6 + s].flat[:area] = 0.5
+    np.save(tmp_path / "images.npy", images)
+    stored = np.load(tmp_path / "images.npy", mmap_mode="r")
+    cohort = Cohort(("a", "b"), np.arange(12), np.repeat([0, 1], 6), np.zeros((2, 3)), ("g",) * 3)
+    chosen = brain_slices(cohort, stored)
+    assert chosen.rows.tolist() == [2, 3, 4, 6, 7, 8]  # 40, 60, 30 of 60; 5, 8, 4 of 8
+    assert chosen.patient.tolist() == [0, 0, 0, 1, 1, 1]

@@ -44,6 +44,15 @@ def test_pretrain_uses_training_patients_only_and_writes_outputs(inputs, tmp_pat
         return real_fit(model, task, opt, **kw)
 
     monkeypatch.setattr(pt, "fit", spy_fit)
+    import mgi.train.retrieval as rt
+
+    real_retrieval = rt.retrieval
+
+    def spy_retrieval(model, dataset, *args):
+        seen["retrieval_rows"] = dataset.rows.numpy().copy()
+        return real_retrieval(model, dataset, *args)
+
+    monkeypatch.setattr(rt, "retrieval", spy_retrieval)
     monkeypatch.setattr(pt, "build_pretrain_model", lambda enc, n_genes, **kw: _tiny(n_genes))
     out = tmp_path / "pre"
     net = pt.pretrain(*_files(inputs), out_dir=out, ckpt_dir=out / "ck", model={},
@@ -52,6 +61,11 @@ def test_pretrain_uses_training_patients_only_and_writes_outputs(inputs, tmp_pat
     cases = set(index["case_id"].iloc[seen["rows"]])
     assert cases <= set(read_split(inputs["split"], "train"))
     assert (index["tumour_pixels"].iloc[seen["rows"]] > 0).all()  # tumour_only
+    # retrieval slices come from the images alone: every (whole-brain) slice of the test
+    # patients, tumour-free ones included, so no test mask chose them
+    test_rows = np.flatnonzero(index["case_id"].isin(read_split(inputs["split"], "test")))
+    assert np.array_equal(seen["retrieval_rows"], test_rows)
+    assert (index["tumour_pixels"].iloc[test_rows] == 0).any()
     for epoch in seen["batches"]:
         for b in epoch:
             assert len(set(seen["patient"][b])) == len(b)  # distinct patients per batch
