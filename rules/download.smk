@@ -1,5 +1,6 @@
 # rules/download.smk
-# GDC download (source: gdc): open STAR-Counts RNA-seq + the clinical table, from the GDC API.
+# GDC download (source: gdc): open STAR-Counts RNA-seq, the clinical table and the IDH and 1p/19q
+# markers, from the GDC API.
 # The outputs have the same paths and formats as the demo's (rules/demo.smk), so the expression
 # and cohort stages read either. With source: demo these rules are not defined.
 
@@ -50,3 +51,25 @@ if not DEMO:
             gdc=keys.gdc(config),
         script:
             "../workflow/scripts/gdc_cases.py"
+
+    # IDH1/2 and 1p/19q per case from the open mutation and gene-level copy-number endpoints;
+    # like gdc_cases it depends only on the project and the data release: cacheable. Not in
+    # TARGETS: the labels stage asks for it.
+    rule gdc_markers:
+        output:
+            markers="resources/gdc/markers.parquet",
+        log:
+            "logs/gdc/markers.log",
+        cache: True
+        retries: 1
+        localrule: True
+        conda:
+            "../envs/data.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=60,
+        params:
+            gdc=keys.gdc(config),
+        script:
+            "../workflow/scripts/gdc_markers.py"

@@ -1,4 +1,4 @@
-"""``mgi gdc download`` / ``mgi gdc cases`` / ``mgi gdc status``: the GDC API client."""
+"""``mgi gdc download`` / ``cases`` / ``markers`` / ``status``: the GDC API client."""
 
 from __future__ import annotations
 
@@ -31,6 +31,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(p)
     p.add_argument("--out", required=True, help="output Parquet file")
     p.set_defaults(func=_cases)
+
+    p = gdc_sub.add_parser("markers", help="a project's IDH and 1p/19q markers (Parquet)")
+    _common(p)
+    p.add_argument("--out", required=True, help="output Parquet file")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.8,
+        help="co-deleted when at least this fraction of both 1p and 19q genes is lost",
+    )
+    p.set_defaults(func=_markers)
 
     p = gdc_sub.add_parser("status", help="check that the API answers")
     _common(p, project=False)
@@ -66,6 +77,20 @@ def _cases(args: argparse.Namespace) -> int:
         api_url=args.api_url,
         token_file=args.token_file,
         policy=_policy(args),
+    )
+    return 0
+
+
+def _markers(args: argparse.Namespace) -> int:
+    from mgi.gdc import download_markers
+
+    download_markers(
+        args.out,
+        project=args.project,
+        api_url=args.api_url,
+        token_file=args.token_file,
+        policy=_policy(args),
+        threshold=args.threshold,
     )
     return 0
 

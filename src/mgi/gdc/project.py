@@ -1,4 +1,4 @@
-"""One call per pipeline step: download a project's RNA-seq, or write its clinical table."""
+"""One call per pipeline step: a project's RNA-seq, its clinical table, its molecular markers."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from mgi.gdc.cases import clinical_table, write_clinical
 from mgi.gdc.client import DEFAULT_API_URL, GDCClient, RetryPolicy, read_token
 from mgi.gdc.download import download_all
+from mgi.gdc.markers import markers_table, write_markers
 from mgi.gdc.query import FileRecord, project_files, write_tables
 
 log = logging.getLogger(__name__)
@@ -56,3 +57,26 @@ def download_clinical(
     """Write ``project``'s clinical table (``/cases``, demographic + diagnoses) to ``out``."""
     client = GDCClient(api_url, token=read_token(token_file), policy=policy)
     return write_clinical(clinical_table(client, project, page_size=page_size), out)
+
+
+def download_markers(
+    out: str | Path,
+    *,
+    project: str = "TCGA-LGG",
+    api_url: str = DEFAULT_API_URL,
+    token_file: str | Path | None = None,
+    policy: RetryPolicy | None = None,
+    threshold: float = 0.8,
+    page_size: int = 2000,
+    case_batch: int = 5,
+) -> Path:
+    """Write ``project``'s IDH and 1p/19q markers (``/ssm_occurrences``, ``/cnv_occurrences``).
+
+    One row per case; ``codeleted`` when at least ``threshold`` of the genes of both 1p and 19q
+    are lost (see :mod:`mgi.gdc.markers`).
+    """
+    client = GDCClient(api_url, token=read_token(token_file), policy=policy)
+    table = markers_table(
+        client, project, threshold=threshold, page_size=page_size, case_batch=case_batch
+    )
+    return write_markers(table, out)
