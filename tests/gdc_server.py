@@ -1,8 +1,11 @@
 """A local stand-in for the GDC API on 127.0.0.1, speaking its real response shapes.
 
-``/status``; ``POST /files`` and ``POST /cases`` (JSON ``filters``/``fields``/``expand``/``size``/
-``from``; hits projected to the dotted ``fields`` like the GDC does, ``pagination`` with
-count/total/size/from/sort/page/pages); ``GET /data/{id}`` with ``Content-Disposition`` and
+``/status``; ``POST /files``, ``/cases``, ``/ssm_occurrences`` and ``/cnv_occurrences`` (JSON
+``filters``/``fields``/``expand``/``size``/``from``; hits projected to the dotted ``fields`` like
+the GDC does, ``pagination`` with count/total/size/from/sort/page/pages). The occurrence endpoints
+(and ``/files``, ``/cases`` with ``apply_filters``) keep only the documents that match the
+request's ``filters`` (``and``/``or``, ``in``/``=``/``!=``/``exclude``, ``<``/``<=``/``>``/``>=`` on
+dotted fields, lists walked: any element matches, as on the GDC); ``GET /data/{id}`` with ``Content-Disposition`` and
 ``Range`` (206 + ``Content-Range``). Faults are queued per file id (``"429"``, ``"503"``,
 ``"drop"`` = close the connection half-way through the body, ``"corrupt"``, ``"ignore_range"``)
 or for the search endpoints (``api_faults``). Every request is recorded.
@@ -137,6 +140,56 @@ def project(doc: dict, fields: str, expand: str) -> dict:
     return out
 
 
+def field_values(doc: Any, parts: list[str]) -> list[Any]:
+    """The leaf values at the dotted path ``parts`` in ``doc`` (lists walked and flattened)."""
+    if isinstance(doc, list):
+        return [v for item in doc for v in field_values(item, parts)]
+    if not parts:
+        return [doc]
+    if not isinstance(doc, dict) or parts[0] not in doc:
+        return []
+    return field_values(doc[parts[0]], parts[1:])
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return str(a).lower() == str(b).lower()
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    return str(a) == str(b)
+
+
+RANGE_OPS = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def matches(doc: dict, filters: dict | None, endpoint: str = "") -> bool:
+    """Whether ``doc`` passes GDC ``filters`` (fields may carry the ``<endpoint>.`` prefix)."""
+    if not filters:
+        return True
+    op, content = filters["op"].lower(), filters["content"]
+    if op == "and":
+        return all(matches(doc, f, endpoint) for f in content)
+    if op == "or":
+        return any(matches(doc, f, endpoint) for f in content)
+    field = content["field"].removeprefix(f"{endpoint}.") if endpoint else content["field"]
+    values = field_values(doc, field.split("."))
+    wanted = content.get("value")
+    if op in RANGE_OPS:
+        return any(RANGE_OPS[op](float(v), float(wanted)) for v in values if v is not None)
+    wanted = wanted if isinstance(wanted, list) else [wanted]
+    hit = any(_same(v, w) for v in values for w in wanted)
+    if op in ("in", "="):
+        return hit
+    if op in ("!=", "exclude"):
+        return not hit
+    raise ValueError(f"fake GDC: filter op {op!r} not supported")
+
+
 def send_json(handler: BaseHTTPRequestHandler, code: int, payload: Any, headers=None) -> None:
     """Answer ``handler``'s request with ``payload`` as JSON (and extra ``headers``)."""
     blob = json.dumps(payload).encode()
@@ -147,6 +200,9 @@ def send_json(handler: BaseHTTPRequestHandler, code: int, payload: Any, headers=
         handler.send_header(k, v)
     handler.end_headers()
     handler.wfile.write(blob)
+
+
+SEARCH_ENDPOINTS = ("files", "cases", "ssm_occurrences", "cnv_occurrences")
 
 
 class BackgroundServer:
@@ -169,6 +225,9 @@ class FakeGDC(BackgroundServer):
     faults: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     api_faults: list[int] = field(default_factory=list)
     requests: list[dict] = field(default_factory=list)
+    ssm_occurrences: list[dict] = field(default_factory=list)
+    cnv_occurrences: list[dict] = field(default_factory=list)
+    apply_filters: bool = False  # filter /files and /cases too (the occurrences always are)
 
     def __post_init__(self) -> None:
         self.by_id = {f.file_id: f for f in self.files}
@@ -181,7 +240,14 @@ class FakeGDC(BackgroundServer):
         return [r for r in self.requests if r["path"].startswith("/data/")]
 
     def search(self, endpoint: str, body: dict) -> dict:
-        docs = [f.hit() for f in self.files] if endpoint == "files" else self.cases
+        docs = {
+            "files": lambda: [f.hit() for f in self.files],
+            "cases": lambda: self.cases,
+            "ssm_occurrences": lambda: self.ssm_occurrences,
+            "cnv_occurrences": lambda: self.cnv_occurrences,
+        }[endpoint]()
+        if self.apply_filters or endpoint not in ("files", "cases"):
+            docs = [d for d in docs if matches(d, body.get("filters"), endpoint)]
         size, start = int(body.get("size", 10)), int(body.get("from", 0))
         hits = [project(d, body.get("fields", ""), body.get("expand", "")) for d in docs]
         page = hits[start : start + size]
@@ -230,7 +296,7 @@ def _handler(gdc: FakeGDC) -> type[BaseHTTPRequestHandler]:
                 fault = gdc.api_faults.pop(0) if gdc.api_faults else None
             if fault:
                 return self._fault(fault)
-            if endpoint not in ("files", "cases"):
+            if endpoint not in SEARCH_ENDPOINTS:
                 return self._json(404, {"message": f"no endpoint {endpoint}"})
             self._json(200, gdc.search(endpoint, body))
 

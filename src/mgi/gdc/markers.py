@@ -186,7 +186,8 @@ def idh_mutations(client, project: str, *, page_size: int = 500) -> dict[str, se
 
 def _is_hotspot(label: str) -> bool:
     symbol, _, change = label.partition(" ")
-    return change.startswith(HOTSPOTS.get(symbol, "?"))
+    codon = HOTSPOTS.get(symbol)
+    return bool(codon) and change.startswith(codon) and not change[len(codon) :][:1].isdigit()
 
 
 class _Bits:
@@ -217,7 +218,10 @@ def _cnv_gene(hit: dict[str, Any]) -> tuple[str, str, bool]:
         chromosome = cnv["chromosome"]
     except (KeyError, TypeError, ValueError) as err:
         raise _malformed("cnv_occurrences", hit, f"cnv.chromosome/start_position: {err!r}") from err
-    change = cnv.get("cnv_change") or cnv.get("cnv_change_5_category")
+    change = cnv.get("cnv_change")
+    if change is None:  # the 2-category field is the documented one; its 5-category split
+        five = cnv.get("cnv_change_5_category")
+        change = {"Homozygous Deletion": "Loss", "Amplification": "Gain"}.get(five, five)
     if not change:
         raise _malformed("cnv_occurrences", hit, "no cnv.cnv_change")
     genes = [(c or {}).get("gene") or {} for c in cnv.get("consequence") or []]
