@@ -27,6 +27,7 @@ include: "rules/pretrain.smk"
 include: "rules/finetune.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
+include: "rules/probe.smk"
 
 
 rule all:

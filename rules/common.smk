@@ -16,6 +16,8 @@ DEMO = config["source"] == "demo"
 # The GDC download (or the demo) writes files.tsv, manifest.tsv and <file_id>/<file_name> here.
 GDC_DIR = "resources/demo/gdc" if DEMO else "resources/gdc/rnaseq"
 CLINICAL = "resources/demo/cases.parquet" if DEMO else "resources/gdc/cases.parquet"
+# IDH and 1p/19q per case (mgi gdc markers; the demo writes the same columns)
+MARKERS = "resources/demo/markers.parquet" if DEMO else "resources/gdc/markers.parquet"
 DEMO_SHEET = "resources/demo/imaging/sheet.tsv"
 KAGGLE_3M = "resources/imaging/kaggle/kaggle_3m"  # imaging.source: kaggle
 # imaging.source: brats_tcga_lgg -> sheet.tsv, cases/

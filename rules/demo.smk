@@ -6,6 +6,7 @@ rule demo_synthesize:
         files="resources/demo/gdc/files.tsv",
         manifest="resources/demo/gdc/manifest.tsv",
         clinical="resources/demo/cases.parquet",
+        markers="resources/demo/markers.parquet",
         sheet=DEMO_SHEET,
     log:
         "logs/demo/synthesize.log",

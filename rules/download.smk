@@ -57,7 +57,7 @@ if not DEMO:
     # TARGETS: the labels stage asks for it.
     rule gdc_markers:
         output:
-            markers="resources/gdc/markers.parquet",
+            markers=MARKERS,
         log:
             "logs/gdc/markers.log",
         cache: True
@@ -71,5 +71,6 @@ if not DEMO:
             runtime=60,
         params:
             gdc=keys.gdc(config),
+            threshold=config["probe"]["markers_threshold"],
         script:
             "../workflow/scripts/gdc_markers.py"

@@ -5,10 +5,11 @@
 the GDC does, ``pagination`` with count/total/size/from/sort/page/pages). The occurrence endpoints
 (and ``/files``, ``/cases`` with ``apply_filters``) keep only the documents that match the
 request's ``filters`` (``and``/``or``, ``in``/``=``/``!=``/``exclude``, ``<``/``<=``/``>``/``>=`` on
-dotted fields, lists walked: any element matches, as on the GDC); ``GET /data/{id}`` with ``Content-Disposition`` and
-``Range`` (206 + ``Content-Range``). Faults are queued per file id (``"429"``, ``"503"``,
-``"drop"`` = close the connection half-way through the body, ``"corrupt"``, ``"ignore_range"``)
-or for the search endpoints (``api_faults``). Every request is recorded.
+dotted fields, lists walked: any element matches, as on the GDC); ``GET /data/{id}`` with
+``Content-Disposition`` and ``Range`` (206 + ``Content-Range``). Faults are queued per file id
+(``"429"``, ``"503"``, ``"drop"`` = close the connection half-way through the body,
+``"corrupt"``, ``"ignore_range"``) or for the search endpoints (``api_faults``). Every request is
+recorded.
 Used by tests/test_gdc*.py and benchmarks/gdc_download.py.
 """
 

@@ -1,4 +1,4 @@
-"""The IDH and 1p/19q markers (mgi.gdc.markers) against the local GDC stand-in; ``mgi gdc markers``."""
+"""IDH and 1p/19q markers (mgi.gdc.markers) against the local GDC stand-in; `mgi gdc markers`."""
 
 from __future__ import annotations
 

@@ -138,7 +138,9 @@ def test_the_real_sample_goes_through_to_slices(shared_data, tmp_path, monkeypat
 
 def test_snakemake_paper_config_fetches_the_images_and_splits(repo, tmp_path):
     """configs/tcga-lgg.yaml with no images on disk: GDC and Kaggle stand-ins -> split.tsv,
-    stratified on a data.csv column; a rerun has nothing to do."""
+    stratified on a data.csv column, and Table 2's labels.tsv: IDH and 1p/19q from the GDC's
+    mutation and copy-number endpoints, data.csv's columns, each with its source; a rerun has
+    nothing to do."""
     import os
     import subprocess
     import sys
@@ -146,14 +148,28 @@ def test_snakemake_paper_config_fetches_the_images_and_splits(repo, tmp_path):
     import pandas as pd
     import yaml
     from gdc_server import FakeGDC, fake_files
+    from test_gdc_markers import GENES_1P, GENES_19Q, cnv_occurrence, ssm_occurrence, transcript
 
     config = yaml.safe_load((repo / "configs/tcga-lgg.yaml").read_text())
     folders = [f"TCGA_CS_{4900 + k}_1996090{k}" for k in range(5)]  # the last has no RNA-seq
     cases = [
-        {"id": f"c{k}", "case_id": f"c{k}", "submitter_id": f"TCGA-CS-{4900 + k}"} for k in range(4)
+        {
+            "id": f"c{k}",
+            "case_id": f"c{k}",
+            "submitter_id": f"TCGA-CS-{4900 + k}",
+            "available_variation_data": ["cnv", "ssm"] if k < 3 else [],  # 4903: not profiled
+        }
+        for k in range(4)
     ]
+    idh = [transcript("IDH1", "R132H", True)]
+    ssm = [ssm_occurrence(1, "TCGA-CS-4900", idh), ssm_occurrence(2, "TCGA-CS-4902", idh)]
+    lost = [("1", g) for g in GENES_1P] + [("19", g) for g in GENES_19Q]
+    cnv = [cnv_occurrence(i, "TCGA-CS-4900", c, g, "Loss") for i, (c, g) in enumerate(lost)]
+    cnv += [cnv_occurrence(100 + i, "TCGA-CS-4901", "1", g, "Gain") for i, g in enumerate(GENES_1P)]
     with (
-        FakeGDC(fake_files(4), cases=cases, retry_after="0") as gdc,
+        FakeGDC(
+            fake_files(4), cases=cases, retry_after="0", ssm_occurrences=ssm, cnv_occurrences=cnv
+        ) as gdc,  # fmt: skip
         FakeKaggle(archive(kaggle_3m_files(folders)), api_faults=[503]) as kaggle,
     ):
         config["gdc"].update(api_url=gdc.url, processes=2)
@@ -166,7 +182,18 @@ def test_snakemake_paper_config_fetches_the_images_and_splits(repo, tmp_path):
         )
         config["finetune"]["select"] = "last"  # no validation patients among 4
         (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-        cmd = [sys.executable, "-m", "snakemake", "results/cohort/split.tsv"]
+        config["probe"].update(  # 4 patients: every class is rare at the paper's 10
+            labels=["idh", "codeletion_1p19q", "neoplasm_histologic_grade", "tumor_grade"],
+            min_per_class=1,
+            max_missing=0.5,
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "results/cohort/split.tsv",
+            "results/cohort/labels.tsv",
+        ]
         cmd += ["-s", str(repo / "Snakefile"), "--cores", "1", "--directory", str(tmp_path)]
         cmd += ["--configfile", str(tmp_path / "config.yaml")]
         env = {**os.environ, **kaggle.env()}
@@ -185,3 +212,21 @@ def test_snakemake_paper_config_fetches_the_images_and_splits(repo, tmp_path):
     split = pd.read_csv(tmp_path / "results/cohort/split.tsv", sep="\t")
     assert len(split) == 4 and (split.split == "test").sum() == 2
     assert "HTTP 503" in (tmp_path / "logs/imaging/fetch.log").read_text()
+    labels = pd.read_csv(tmp_path / "results/cohort/labels.tsv", sep="\t").set_index("case_id")
+    assert labels.idh.isna().tolist() == [False, False, False, True]  # 4903: not profiled
+    assert labels.idh.dropna().to_dict() == {
+        "TCGA-CS-4900": "mutant", "TCGA-CS-4901": "wildtype", "TCGA-CS-4902": "mutant"
+    }  # fmt: skip
+    assert labels.loc["TCGA-CS-4900", "codeletion_1p19q"] == "codeleted"
+    data_csv = pd.read_csv(tmp_path / "resources/imaging/kaggle/kaggle_3m/data.csv")
+    grade = data_csv.set_index(data_csv.Patient.str.replace("_", "-")).neoplasm_histologic_grade
+    assert (labels.neoplasm_histologic_grade == grade.loc[labels.index]).all()
+    sources = pd.read_csv(tmp_path / "results/cohort/label_sources.tsv", sep="\t")
+    assert sources.set_index("label").source.to_dict() == {
+        "idh": "gdc_markers",
+        "codeletion_1p19q": "gdc_markers",
+        "neoplasm_histologic_grade": "kaggle_3m",
+        "tumor_grade": "gdc_clinical",
+    }
+    # the stand-in's cases have no diagnoses: tumor_grade is listed as skipped, not dropped
+    assert sources.set_index("label").status.tolist() == ["used"] * 3 + ["skipped"]

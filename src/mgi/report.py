@@ -114,3 +114,30 @@ def overlays(
         ax.set_axis_off()
     fig.suptitle("mgi: ground truth (green) vs prediction (red)")
     return _save(fig, out)
+
+
+def auroc_plot(table2: str | Path, out: str | Path) -> Path:
+    """Table 2 as a figure: per label, each feature set's AUROC with its CI (chance at 0.5)."""
+    table = read_csv_columns(
+        table2, {"label", "features", "auroc", "auroc_ci_low", "auroc_ci_high"}
+    )
+    if table.empty:
+        raise ValueError(f"{table2}: no rows to plot (no label was scorable)")
+    labels = list(dict.fromkeys(table["label"]))
+    features = list(dict.fromkeys(table["features"]))
+    fig = Figure(figsize=(max(5.0, 1.3 * len(labels) + 2), 3.6), layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / len(features)
+    for k, feat in enumerate(features):
+        rows = table[table["features"] == feat].set_index("label").reindex(labels)
+        x = np.arange(len(labels)) + (k - (len(features) - 1) / 2) * width
+        err = np.vstack(
+            [rows["auroc"] - rows["auroc_ci_low"], rows["auroc_ci_high"] - rows["auroc"]]
+        )
+        ax.errorbar(x, rows["auroc"], yerr=np.nan_to_num(err), fmt="o", capsize=2, label=feat)
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+    ax.set_xticks(np.arange(len(labels)), labels, rotation=20, ha="right")
+    ax.set(ylim=(0, 1.02), ylabel="AUROC on test patients (95 % CI)",
+           title="Table 2: linear probe of frozen features")  # fmt: skip
+    ax.legend(fontsize="x-small", loc="lower left", ncols=2)
+    return _save(fig, out)

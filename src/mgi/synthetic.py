@@ -11,6 +11,8 @@ what the GDC download and a user's imaging folder hold:
 ``<out>/imaging/<case>/{flair,mask}.nii.gz`` and ``<out>/imaging/sheet.tsv``
     a FLAIR volume and its tumour mask per patient, with an anisotropic, flipped (LPS-like)
     affine, and the sample sheet ``case_id, flair, mask`` (paths relative to the sheet).
+``<out>/markers.parquet``
+    the molecular markers as ``mgi gdc markers`` writes them (``idh``, ``codeletion_1p19q``, ...).
 ``<out>/latent.tsv``
     the planted latent factors (ground truth, for diagnostics only).
 
@@ -22,6 +24,13 @@ random. So the image alone cannot tell which of two identical blobs is the tumou
 marks both), while the genes can: the subtype ``z0 > 0`` (genes of one chromosome arm
 expressed lower, like a 1p/19q loss) picks the hemisphere. A model that uses the genes can
 beat the same model without them; with the genes shuffled across patients it cannot.
+
+Labels for Table 2 (the linear probe) follow the factors, so what the image can show is known:
+``tumor_grade`` (clinical table) is G3 when ``z2 > 0``, which sets the tumour's size, height and
+rim (and a gene module): planted in the images. ``idh`` (markers) is mutant when ``z1 > 0``
+(position, elongation, rim; a gene module). ``codeletion_1p19q`` is the subtype ``z0 > 0``: in
+the genes, but in the images only as the side, which the mirror decoy hides. ``primary_diagnosis``
+is drawn at random: nothing can predict it (a negative control).
 Everything is deterministic in ``seed``: the same spec writes the same bytes.
 """
 
@@ -300,6 +309,23 @@ def _write_nifti(path: Path, data: np.ndarray, aff: np.ndarray) -> None:
     path.write_bytes(gzip.compress(img.to_bytes(), mtime=0))  # mtime=0: same seed, same bytes
 
 
+def markers(cases: list[str], z: np.ndarray) -> pd.DataFrame:
+    """The demo's molecular markers, in the columns of :mod:`mgi.gdc.markers` (no draws)."""
+    codeleted = z[:, 0] > 0
+    mutant = z[:, min(1, z.shape[1] - 1)] > 0
+    return pd.DataFrame(
+        {
+            "case_submitter_id": cases,
+            "idh": np.where(mutant, "mutant", "wildtype"),
+            "idh_mutations": np.where(mutant, "IDH1 R132H", None),
+            "codeletion_1p19q": np.where(codeleted, "codeleted", "non-codeleted"),
+            "loss_1p": codeleted.astype(float),
+            "loss_19q": codeleted.astype(float),
+        }
+    ).astype({"case_submitter_id": "string", "idh": "string", "idh_mutations": "string",
+              "codeletion_1p19q": "string"})  # fmt: skip
+
+
 def _barcodes(n: int) -> list[str]:
     return [f"TCGA-DM-{i:04d}" for i in range(1, n + 1)]
 
@@ -382,6 +408,7 @@ def synthesize(spec: DemoSpec, out_dir: str | Path) -> Path:
         pd.DataFrame(sheet, columns=["case_id", "flair", "mask"]).to_csv(
             imaging / "sheet.tsv", sep="\t", index=False
         )
+        markers(cases, z).to_parquet(tmp / "markers.parquet", index=False)
         lat = pd.DataFrame(z, columns=[f"z{k}" for k in range(spec.latent_factors)])
         lat.insert(0, "case_id", cases)
         lat.to_csv(tmp / "latent.tsv", sep="\t", index=False, float_format="%.6f")

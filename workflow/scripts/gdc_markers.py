@@ -11,4 +11,5 @@ download_markers(
     api_url=gdc["api_url"],
     token_file=gdc["token_file"],
     policy=RetryPolicy(tries=gdc["retries"], timeout=gdc["timeout"]),
+    threshold=snakemake.params.threshold,  # share of an arm's genes lost to call it deleted
 )

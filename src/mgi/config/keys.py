@@ -153,3 +153,22 @@ def finetune_model(config: dict[str, Any], run: str) -> dict[str, Any]:
         return {"image": m["image"], "fusion": fusion, "genes": {"d_model": m["genes"]["d_model"]}}
     encoder = run_encoder(config, run)
     return {"image": m["image"], "fusion": m["fusion"], "genes": gene_model(config, encoder)}
+
+
+def probe_labels(config: dict[str, Any]) -> dict[str, Any]:
+    """Which labels Table 2 reads and when one is scorable."""
+    return _pick(config["probe"], ("labels", "min_per_class", "max_missing"))
+
+
+def probe_embed(config: dict[str, Any]) -> dict[str, Any]:
+    """How slices become a patient's embedding (the models are the rule's inputs); the random
+    ViT's options and seed when ``image_pretrained_random`` is probed."""
+    out = _pick(config["probe"], ("brain_share", "pool"))
+    if "image_pretrained_random" in config["probe"]["features"]:
+        out.update(image=config["model"]["image"], seed=config["pretrain"]["seed"])
+    return out
+
+
+def probe_fit(config: dict[str, Any]) -> dict[str, Any]:
+    """The probe's model selection (the inner CV and its grid) and seed."""
+    return _pick(config["probe"], ("inner_folds", "c_grid", "seed"))

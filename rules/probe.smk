@@ -1,0 +1,178 @@
+# Table 2: what each encoder knows of a patient's labels, from FLAIR alone (a linear probe).
+# labels.tsv (GDC markers, kaggle_3m data.csv, GDC clinical) -> patient embeddings per feature
+# set (cv: per fold, by that fold's models) -> logistic-regression probe fitted on the fold's
+# training patients, scored on its test patients -> Table 2 over all test patients + figure.
+
+PROBE_DIR = f"{FOLD_DIR}/probe"  # {features}/embeddings.parquet, predictions.csv
+LABELS = f"{COHORT}/labels.tsv"
+LABEL_SOURCES = f"{COHORT}/label_sources.tsv"
+PROBE = config["probe"]
+IMAGE_FEATURES = [f for f in PROBE["features"] if f != "genes"]
+# which model's ViT each image feature set applies ({fold}: the fold's own)
+PROBE_MODELS = {
+    "mgi_pretrained": f"{PRETRAIN_DIR}/{config['finetune']['gene_encoder']}/model.pt",
+    "image_only_finetuned": f"{FINETUNE_DIR}/image_only/model.pt",
+    "mgi_finetuned": f"{FINETUNE_DIR}/mgi/model.pt",
+}
+PROBE_SLICES = (
+    f"brain>={PROBE['brain_share']:g}, pool {PROBE['pool']}"  # named in Table 2
+)
+
+
+def probe_models(wildcards):
+    """The model.pt whose ViT each image feature set applies (cv: the fold's own)."""
+    fold = wildcards.get("fold", "")
+    return {
+        f: PROBE_MODELS[f].format(fold=fold)
+        for f in IMAGE_FEATURES
+        if f in PROBE_MODELS
+    }
+
+
+rule probe_labels:
+    input:
+        paired=f"{COHORT}/paired.tsv",
+        clinical=CLINICAL,
+        markers=MARKERS,
+        kaggle_3m=imaging_table(),
+    output:
+        labels=LABELS,
+        sources=LABEL_SOURCES,
+    log:
+        "logs/probe/labels.log",
+    localrule: True
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        probe=keys.probe_labels(config),
+    script:
+        "../workflow/scripts/probe_labels.py"
+
+
+# One job per fold for every image feature set: the slices are chosen and torch is loaded once
+# (the embeddings cost seconds beside the training they read).
+rule probe_embed:
+    input:
+        unpack(probe_models),
+        store=STORE_FILES,
+        split=SPLIT,
+    output:
+        [f"{PROBE_DIR}/{f}/embeddings.parquet" for f in IMAGE_FEATURES],
+    log:
+        f"{FOLD_LOGS}/probe/embed.log",
+    benchmark:
+        f"{FOLD_LOGS}/probe/embed.bench.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: PROBE["threads"]  # a CPU job (device auto: a GPU where the node has one)
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        features=IMAGE_FEATURES,
+        probe=keys.probe_embed(config),
+    script:
+        "../workflow/scripts/probe_embed.py"
+
+
+rule probe_genes:
+    input:
+        matrix=MATRIX,
+        zscore=TRAIN_ZSCORE,
+        split=SPLIT,
+    output:
+        f"{PROBE_DIR}/genes/embeddings.parquet",
+    log:
+        f"{FOLD_LOGS}/probe/genes.log",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../workflow/scripts/probe_genes.py"
+
+
+rule probe_fit:
+    input:
+        embeddings=[f"{PROBE_DIR}/{f}/embeddings.parquet" for f in PROBE["features"]],
+        labels=LABELS,
+        sources=LABEL_SOURCES,
+        split=SPLIT,
+    output:
+        f"{PROBE_DIR}/predictions.csv",
+    log:
+        f"{FOLD_LOGS}/probe/fit.log",
+    benchmark:
+        f"{FOLD_LOGS}/probe/fit.bench.tsv"
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        features=PROBE["features"],
+        probe=keys.probe_fit(config),
+    script:
+        "../workflow/scripts/probe_fit.py"
+
+
+rule probe_table2:
+    input:
+        predictions=per_fold(f"{PROBE_DIR}/predictions.csv"),
+        sources=LABEL_SOURCES,
+    output:
+        csv=report(
+            f"{TABLES_DIR}/table2.csv",
+            caption="../report/table2.rst",
+            category="Tables",
+        ),
+        md=f"{TABLES_DIR}/table2.md",
+        json=f"{TABLES_DIR}/table2.json",
+    log:
+        "logs/probe/table2.log",
+    localrule: True
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        features=PROBE["features"],
+        slices=PROBE_SLICES,
+        bootstrap=keys.bootstrap(config),
+    script:
+        "../workflow/scripts/probe_table2.py"
+
+
+rule report_table2:
+    input:
+        f"{TABLES_DIR}/table2.csv",
+    output:
+        report(
+            f"{FIGURES_DIR}/table2_auroc.png",
+            caption="../report/table2_auroc.rst",
+            category="Tables",
+        ),
+    log:
+        "logs/report/table2_auroc.log",
+    localrule: True
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../workflow/scripts/report_table2.py"
+
+
+TARGETS += [f"{TABLES_DIR}/table2.{ext}" for ext in ("csv", "md", "json")]
+TARGETS += [f"{FIGURES_DIR}/table2_auroc.png", LABELS]

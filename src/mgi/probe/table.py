@@ -1,0 +1,190 @@
+"""Table 2: per label and feature set, the probe's AUROC on test patients with a bootstrap CI.
+
+The predictions of every fold are stacked first (with ``split.scheme: cv`` every paired patient
+is a test patient once, scored by the probe and encoders of its own fold), then each
+(label, features) is scored over all its test patients at once, as Table 1 pools its folds. The
+paired difference to ``image_pretrained_random`` (the same ViT without pre-training) resamples
+the same patients for both feature sets.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mgi.probe.fit import PREDICTION_COLUMNS
+from mgi.probe.scores import (
+    _resample_weights,
+    auroc,
+    balanced_accuracy,
+    bootstrap_auroc,
+    percentile_ci,
+)
+
+log = logging.getLogger(__name__)
+
+REFERENCE = "image_pretrained_random"
+COLUMNS = [
+    "label",
+    "features",
+    "auroc",
+    "auroc_ci_low",
+    "auroc_ci_high",
+    "balanced_accuracy",
+    "n_patients",
+    "n_classes",
+    f"auroc_vs_{REFERENCE}",
+    f"auroc_vs_{REFERENCE}_ci_low",
+    f"auroc_vs_{REFERENCE}_ci_high",
+    "source",
+    "slices",
+]
+
+
+def read_predictions(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """The folds' prediction tables stacked; a patient tested twice for one (label, features)
+    is an error naming the files."""
+    parts = []
+    for path in paths:
+        table = pd.read_csv(path, dtype={"y_true": str, "y_pred": str, "case_id": str})
+        missing = set(PREDICTION_COLUMNS) - set(table.columns)
+        if missing:
+            raise ValueError(f"{path}: not a probe predictions table (lacks {sorted(missing)})")
+        parts.append(table)
+    table = pd.concat(parts, ignore_index=True)
+    dup = table.duplicated(["label", "features", "case_id"])
+    if dup.any():
+        who = table.loc[dup, ["label", "features", "case_id"]].head(3).to_dict("records")
+        raise ValueError(f"{', '.join(map(str, paths))}: patients tested twice: {who}")
+    return table
+
+
+def _arrays(group: pd.DataFrame):
+    classes = group["classes"].iloc[0].split("|")
+    if (group["classes"] != group["classes"].iloc[0]).any():  # folds saw different classes
+        classes = sorted({c for cs in group["classes"] for c in cs.split("|")})
+    proba = np.zeros((len(group), len(classes)))
+    for i, (cs, ps) in enumerate(zip(group["classes"], group["proba"], strict=True)):
+        for c, p in zip(cs.split("|"), ps.split("|"), strict=True):
+            proba[i, classes.index(c)] = float(p)
+    return group["y_true"].to_numpy(str), proba, classes
+
+
+def table2(
+    predictions: pd.DataFrame,
+    sources: pd.DataFrame | None = None,
+    *,
+    slices: str = "",
+    features_order: Sequence[str] = (),
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Table 2 rows (:data:`COLUMNS`), labels in ``sources`` order, features in
+    ``features_order``."""
+    source_of = {} if sources is None else dict(zip(sources.label, sources.source, strict=True))
+    rows = []
+    diff_cols = COLUMNS[8:11]
+    for label, by_label in predictions.groupby("label", sort=False):
+        cases = sorted(set(by_label.case_id))
+        w = _resample_weights(len(cases), n_resamples, seed)
+        boot = {}
+        for features, group in by_label.groupby("features", sort=False):
+            group = group.set_index("case_id").loc[cases].reset_index()  # one patient order
+            y, proba, classes = _arrays(group)
+            boot[features] = bootstrap_auroc(y, proba, classes, w)
+            what = f"{label} / {features}"
+            low, high = percentile_ci(boot[features], confidence, what)
+            rows.append(
+                {
+                    "label": label,
+                    "features": features,
+                    "auroc": auroc(y, proba, classes),
+                    "auroc_ci_low": low,
+                    "auroc_ci_high": high,
+                    "balanced_accuracy": balanced_accuracy(y, group["y_pred"].to_numpy(str)),
+                    "n_patients": len(cases),
+                    "n_classes": len(set(y)),
+                    "source": source_of.get(label, ""),
+                    "slices": "" if features == "genes" else slices,
+                }
+            )
+        for row in rows:
+            if row["label"] != label:
+                continue
+            diff = (np.nan,) * 3
+            if REFERENCE in boot and row["features"] != REFERENCE:
+                d = boot[row["features"]] - boot[REFERENCE]
+                ref = next(r for r in rows if r["label"] == label and r["features"] == REFERENCE)
+                low, high = percentile_ci(
+                    d, confidence, f"{label} / {row['features']} - {REFERENCE}"
+                )
+                diff = (row["auroc"] - ref["auroc"], low, high)
+            row.update(zip(diff_cols, diff, strict=True))
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    label_order = list(source_of) + [x for x in table.label.unique() if x not in source_of]
+    feat_order = list(features_order) + [f for f in table.features.unique()
+                                         if f not in features_order]  # fmt: skip
+    table["_l"] = table.label.map(label_order.index)
+    table["_f"] = table.features.map(feat_order.index)
+    return table.sort_values(["_l", "_f"]).drop(columns=["_l", "_f"]).reset_index(drop=True)
+
+
+def write_table2(
+    predictions: Sequence[str | Path],
+    sources: str | Path,
+    stem: str | Path,
+    *,
+    slices: str,
+    features_order: Sequence[str] = (),
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    config=None,
+) -> pd.DataFrame:
+    """Table 2 from the folds' predictions -> ``stem``.csv/.md/.json (mgi.tables.write_table)."""
+    from mgi.probe.labels import SOURCE_COLUMNS
+    from mgi.tables import write_table
+
+    report = pd.read_csv(sources, sep="\t", keep_default_na=False)
+    if not set(SOURCE_COLUMNS) <= set(report.columns):
+        raise ValueError(f"{sources}: not a label_sources table")
+    used = report[report.status == "used"]
+    table = table2(
+        read_predictions(predictions),
+        used,
+        slices=slices,
+        features_order=features_order,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+    )
+    skipped = report[report.status != "used"]
+    note = (
+        "AUROC of a logistic-regression probe (C chosen by cross-validation inside the training"
+        " patients) on frozen patient embeddings, scored on test patients (one-vs-rest macro for"
+        f" several classes); {confidence:.0%} bootstrap CIs over patients ({n_resamples}"
+        f" resamples). `auroc_vs_{REFERENCE}`: paired difference to the same ViT without"
+        " pre-training. Chance is 0.5."
+    )
+    if len(skipped):
+        note += (
+            " Skipped labels: "
+            + "; ".join(f"{r.label} ({r.reason})" for r in skipped.itertuples())
+            + "."
+        )
+    files = {f"predictions_{k}": str(p) for k, p in enumerate(predictions)}
+    write_table(
+        table,
+        stem,
+        title="Table 2: what the image encoders know of each label (linear probe)",
+        note=note,
+        sources={**files, "label_sources": str(sources)},
+        config=config,
+        seed=seed,
+    )
+    return table
