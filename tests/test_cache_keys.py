@@ -47,7 +47,6 @@ def ev(*runs) -> set[str]:
 
 
 ALL_PRE = pre(*ENCODERS)
-RANDOM_VIT = {"probe_embed"}  # Table 2's untrained ViT is built from model.image, pretrain.seed
 ALL_FT = ft(*RUNS)
 SCORE = ev(*RUNS) | {"evaluate_nifti[mgi]"}
 AGGREGATES = {  # rules whose input list is "every run" / "every encoder"
@@ -87,7 +86,7 @@ CV_JOBS = (
 # test_finetune_keys_of_a_run below.
 EXPECTED: dict[str, tuple[object, set[str]]] = {
     # everything is built from other inputs: the GDC rules appear, the demo's go
-    "source": ("gdc", {"gdc_download", "gdc_cases", "gdc_markers", "cohort_split", "probe_labels"}),
+    "source": ("gdc", {"gdc_download", "gdc_cases", "gdc_markers", "cohort_split"}),
     "demo.patients": (9, {"demo_synthesize"}),
     "demo.genes": (1200, {"demo_synthesize"}),
     "demo.slices": (7, {"demo_synthesize"}),
@@ -102,7 +101,7 @@ EXPECTED: dict[str, tuple[object, set[str]]] = {
     "gdc.timeout": (10, set()),
     # kaggle_3m fetched: the fetch appears and the store reruns (the split below it, which
     # now also reads data.csv)
-    "imaging.source": ("kaggle", {"imaging_fetch", "imaging_slice", "probe_labels"}),
+    "imaging.source": ("kaggle", {"imaging_fetch", "imaging_slice"}),
     # the fetch and unpack rules do not exist in the demo; tests/test_imaging_fetch.py covers them
     "imaging.kaggle.dataset": ("someone/lgg", set()),
     "imaging.kaggle.version": (3, set()),
@@ -134,9 +133,9 @@ EXPECTED: dict[str, tuple[object, set[str]]] = {
     "expression.min_fraction": (0.3, {"expression_build"}),
     "expression.top_k_variance": (500, {"expression_build"}),
     "expression.workers": (1, set()),  # the rule's threads
-    "model.image.preset": ("small", ALL_PRE | RANDOM_VIT),
-    "model.image.patch_size": (16, ALL_PRE | RANDOM_VIT),
-    "model.image.depth": (3, ALL_PRE | RANDOM_VIT),
+    "model.image.preset": ("small", ALL_PRE),  # (Table 2's untrained ViT: downstream)
+    "model.image.patch_size": (16, ALL_PRE),
+    "model.image.depth": (3, ALL_PRE),
     "model.genes.d_model": (48, ALL_PRE),
     "model.genes.layers": (2, ALL_PRE),
     "model.genes.patch_size": (
@@ -179,7 +178,7 @@ EXPECTED: dict[str, tuple[object, set[str]]] = {
     "pretrain.warmup_epochs": (1.0, ALL_PRE),
     "pretrain.min_lr_ratio": (0.1, ALL_PRE),
     "pretrain.grad_clip": (2.0, ALL_PRE),
-    "pretrain.seed": (4, ALL_PRE | RANDOM_VIT),  # also the untrained ViT of Table 2
+    "pretrain.seed": (4, ALL_PRE),
     "pretrain.device": ("cpu", set()),
     "pretrain.precision": ("fp32", ALL_PRE),  # changes the numbers on a GPU
     "pretrain.threads": (2, set()),
@@ -220,15 +219,12 @@ EXPECTED: dict[str, tuple[object, set[str]]] = {
     "finetune.mem_mb": (16000, set()),
     "finetune.runtime": (999, set()),
     "probe.labels": (["idh", "tumor_grade"], {"probe_labels"}),
-    # fewer feature sets: the embedding job writes fewer files, the probe and Table 2 read fewer
-    "probe.features": (
-        ["mgi_pretrained", "image_pretrained_random", "genes"],
-        {"probe_embed", "probe_fit", "probe_table2"},
-    ),
+    # fewer feature sets: the embedding job writes fewer files (the probe and Table 2 below it)
+    "probe.features": (["mgi_pretrained", "image_pretrained_random", "genes"], {"probe_embed"}),
     "probe.min_per_class": (5, {"probe_labels"}),
     "probe.max_missing": (0.2, {"probe_labels"}),
-    "probe.brain_share": (0.3, {"probe_embed", "probe_table2"}),  # Table 2 names the slices
-    "probe.pool": ("token", {"probe_embed", "probe_table2"}),
+    "probe.brain_share": (0.3, {"probe_embed"}),
+    "probe.pool": ("token", {"probe_embed"}),
     "probe.inner_folds": (3, {"probe_fit"}),
     "probe.c_grid": ([-3, 3, 7], {"probe_fit"}),
     "probe.markers_threshold": (0.7, set()),  # the GDC markers rule is not in the demo

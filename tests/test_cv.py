@@ -97,19 +97,21 @@ TINY = {
     "pretrain": {"epochs": 1, "batch_size": 4, "device": "cpu"},
     "finetune": {"epochs": 1, "batch_size": 8, "select": "val_dice", "device": "cpu"},
     "evaluate": {"bootstrap": 100, "nifti_runs": []},
+    "probe": {"min_per_class": 2, "inner_folds": 2},
 }
 
 
 @pytest.fixture(scope="module")
 def cv_run(repo, tmp_path_factory) -> Path:
-    """The workflow, cv with 2 folds, run on a tiny demo up to mgi's pooled evaluation."""
+    """The workflow, cv with 2 folds, run on a tiny demo up to mgi's pooled evaluation and
+    Table 2."""
     work = tmp_path_factory.mktemp("cv")
     for part in PARTS:
         (work / part).symlink_to(repo / part)
     config = mgi.config.merge(mgi.config.load([], workdir=repo), TINY)
     (work / "cv.yaml").write_text(yaml.safe_dump(config))
-    cmd = [sys.executable, "-m", "snakemake", "results/evaluate/mgi/summary.json", "--cores",
-           "2", "--configfile", "cv.yaml"]  # fmt: skip
+    cmd = [sys.executable, "-m", "snakemake", "results/evaluate/mgi/summary.json",
+           "results/tables/table2.csv", "--cores", "2", "--configfile", "cv.yaml"]  # fmt: skip
     done = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
     return work
@@ -151,3 +153,25 @@ def test_no_test_patient_reaches_its_folds_training(cv_run):
     assert sorted(pooled.case_id) == sorted(paired)
     metrics = json.loads((work / "results/evaluate/mgi/summary.json").read_text())["metrics"]
     assert metrics["n_folds"] == 2 and metrics["n_test_patients"] == len(paired)
+
+
+def test_each_folds_probe_reads_its_own_encoders_and_scores_its_test_patients(cv_run):
+    from mgi.probe.embed import read_embeddings
+
+    work, tested = cv_run, []
+    for k in range(2):
+        split, probe = _split(cv_run, k), work / f"results/cv/fold{k}/probe"
+        preds = pd.read_csv(probe / "predictions.csv")
+        assert set(preds.case_id) <= split["test"]
+        assert (preds.n_train <= len(split["train"] | split["val"])).all()
+        tested += sorted(set(preds.case_id))
+    # the pre-trained ViT is each fold's own; the untrained one is the same initialisation
+    emb = {
+        (k, f): read_embeddings(work / f"results/cv/fold{k}/probe/{f}/embeddings.parquet")[1]
+        for k in range(2)
+        for f in ("mgi_pretrained", "image_pretrained_random")
+    }
+    assert not np.allclose(emb[0, "mgi_pretrained"], emb[1, "mgi_pretrained"])
+    assert np.array_equal(emb[0, "image_pretrained_random"], emb[1, "image_pretrained_random"])
+    table = pd.read_csv(work / "results/tables/table2.csv")
+    assert (table.n_patients <= len(set(tested))).all() and len(table)

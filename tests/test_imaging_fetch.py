@@ -181,12 +181,12 @@ def test_snakemake_paper_config_fetches_the_images_and_splits(repo, tmp_path):
             stratify="neoplasm_histologic_grade",
         )
         config["finetune"]["select"] = "last"  # no validation patients among 4
-        (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
         config["probe"].update(  # 4 patients: every class is rare at the paper's 10
             labels=["idh", "codeletion_1p19q", "neoplasm_histologic_grade", "tumor_grade"],
             min_per_class=1,
             max_missing=0.5,
         )
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
         cmd = [
             sys.executable,
             "-m",

@@ -82,9 +82,10 @@ def test_paired_difference_to_the_random_encoder(setup, tmp_path):
     sources = tmp_path / "label_sources.tsv"
     pd.DataFrame(
         [{"label": "planted", "source": "demo", "file": "x", "status": "used", "reason": "",
-          "n_patients": N, "n_classes": 2, "classes": ""},
+          "n_patients": N, "n_classes": 2, "classes": "", "classes_used": '["neg", "pos"]'},
          {"label": "rare", "source": "demo", "file": "x", "status": "skipped",
-          "reason": "fewer than 2 classes", "n_patients": 0, "n_classes": 0, "classes": ""}]
+          "reason": "fewer than 2 classes", "n_patients": 0, "n_classes": 0, "classes": "",
+          "classes_used": "[]"}]
     ).to_csv(sources, sep="\t", index=False)  # fmt: skip
     table = write_table2([path], sources, tmp_path / "table2", slices="brain", n_resamples=300)
     row = table.set_index("features").loc["mgi_pretrained"]

@@ -6,7 +6,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from mgi.probe.labels import LabelRules, build_labels, labels_stage, read_labels, read_sources
+from mgi.probe.labels import (
+    LabelRules,
+    build_labels,
+    labels_stage,
+    read_labels,
+    read_sources,
+    write_labels,
+)
 
 CASES = [f"TCGA-AA-{k:04d}" for k in range(40)]
 
@@ -53,12 +60,13 @@ def test_each_label_comes_from_its_source_and_skips_are_listed(tables, tmp_path)
     assert "without a value" in rows.loc["primary_diagnosis", "reason"]
     assert rows.loc["RNASeqCluster", "status"] == "skipped"
     assert "in none of" in rows.loc["RNASeqCluster", "reason"]
-    assert list(labels.columns) == ["case_id", "idh", "tumor_grade"]
+    # every label found is in labels.tsv (the cohort's table); the probe reads the used ones
+    assert list(labels.columns) == ["case_id", *names[:4]]
     assert labels.idh.isna().sum() == 3 and rows.loc["idh", "n_patients"] == 37
     assert labels.case_id.iloc[-1] == "TCGA-AA-0039"  # sample barcodes reduce to the case
 
 
-def test_a_rare_class_is_dropped_and_named(tables):
+def test_a_rare_class_is_dropped_and_named(tables, tmp_path):
     clinical, markers = tables
     table = pd.read_parquet(clinical)
     table.loc[:2, "tumor_grade"] = "G4"  # 3 patients
@@ -66,7 +74,10 @@ def test_a_rare_class_is_dropped_and_named(tables):
     labels, report = build_labels(CASES, ["tumor_grade"], read_sources(clinical=clinical))
     row = report.iloc[0]
     assert row.status == "used" and "G4 (3)" in row.reason and row.n_classes == 2
-    assert labels.tumor_grade.isna().sum() == 3
+    assert (labels.tumor_grade == "G4").sum() == 3  # the table keeps them ...
+    write_labels(labels, report, tmp_path / "labels.tsv", tmp_path / "sources.tsv")
+    probed, _ = read_labels(tmp_path / "labels.tsv", tmp_path / "sources.tsv")
+    assert probed.tumor_grade.isna().sum() == 3  # ... the probe does not see them
     _, skipped = build_labels(
         CASES, ["tumor_grade"], read_sources(clinical=clinical), LabelRules(min_per_class=30)
     )

@@ -13,6 +13,7 @@ TRAINING = {"pretrain_train", "finetune_train"}
 LOCAL = {
     "gdc_download",
     "gdc_cases",
+    "gdc_markers",
     "imaging_fetch",
     "config_record",
     "evaluate_table1",
@@ -23,6 +24,9 @@ LOCAL = {
     "report_dice_boxplot",
     "report_overlays",
     "report_qc",
+    "probe_labels",
+    "probe_table2",
+    "report_table2",
 }
 
 

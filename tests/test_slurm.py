@@ -98,7 +98,7 @@ def _jobs(log: str) -> dict[int, tuple[bool, str, str]]:
 
 
 # Rules that run where Snakemake runs (the login node): the demo downloads nothing.
-LOCAL_RULES = LOCAL - {"gdc_download", "gdc_cases", "imaging_fetch"}
+LOCAL_RULES = LOCAL - {"gdc_download", "gdc_cases", "gdc_markers", "imaging_fetch"}
 
 
 def test_every_job_ran_as_a_slurm_job_but_the_local_rules(runs, cluster):

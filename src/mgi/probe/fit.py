@@ -107,10 +107,11 @@ def probe(
             tr = [c for c in y.index if c in train_cases]
             te = [c for c in y.index if c in test_cases]
             y_tr = y.loc[tr].astype(str).to_numpy()
-            if len(set(y_tr)) < 2 or not te:
+            counts = pd.Series(y_tr).value_counts()
+            if len(counts) < 2 or counts.min() < 2 or not te:  # the inner CV needs 2 per class
                 log.warning(
-                    "fold %s, %s / %s: %d training classes, %d test patients; not probed",
-                    fold, label, features, len(set(y_tr)), len(te),
+                    "fold %s, %s / %s: training classes %s, %d test patients; not probed",
+                    fold, label, features, counts.to_dict(), len(te),
                 )  # fmt: skip
                 continue
             model = fit_one(x[[where[c] for c in tr]], y_tr, inner_folds=inner_folds, cs=cs,

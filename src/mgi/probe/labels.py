@@ -19,6 +19,7 @@ is used and why not.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ SOURCE_COLUMNS = [
     "n_patients",
     "n_classes",
     "classes",
+    "classes_used",
 ]
 
 
@@ -127,12 +129,14 @@ def assess(values: pd.Series, rules: LabelRules) -> tuple[pd.Series, dict]:
         reason = f"classes with < {rules.min_per_class} patients dropped: " + ", ".join(
             f"{k} ({v})" for k, v in rare.items()
         )
+    used = not reason or reason.startswith("classes")
     row = {
-        "status": "skipped" if reason and not reason.startswith("classes") else "used",
+        "status": "used" if used else "skipped",
         "reason": reason,
-        "n_patients": int(kept.notna().sum()),
-        "n_classes": int(len(kept_counts)),
+        "n_patients": int(kept.notna().sum()) if used else 0,
+        "n_classes": int(len(kept_counts)) if used else 0,
         "classes": classes,
+        "classes_used": json.dumps(sorted(kept_counts.index)) if used else "[]",
     }
     return kept, row
 
@@ -145,8 +149,10 @@ def build_labels(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Labels of ``cases`` (barcodes): ``(labels, label_sources)``.
 
-    ``labels`` has ``case_id`` and one string column per *used* label; ``label_sources`` one row
-    per configured name (:data:`SOURCE_COLUMNS`), used or skipped, in config order.
+    ``labels`` has ``case_id`` and one string column per label found in a source (every class,
+    skipped labels too: the table describes the cohort); ``label_sources`` one row per configured
+    name (:data:`SOURCE_COLUMNS`), used or skipped, in config order, with the classes the probe
+    uses (``classes_used``, JSON).
     """
     cases = [case_barcode(c) for c in cases]
     labels = pd.DataFrame({"case_id": cases})
@@ -165,15 +171,15 @@ def build_labels(
                     "n_patients": 0,
                     "n_classes": 0,
                     "classes": "",
+                    "classes_used": "[]",
                 }
             )
             continue
         source, path, table = found
         values = clean(table[name].reindex(cases)).reset_index(drop=True)
-        kept, row = assess(values, rules)
+        _, row = assess(values, rules)
         rows.append({"label": name, "source": source, "file": str(path), **row})
-        if row["status"] == "used":
-            labels[name] = kept.to_numpy()
+        labels[name] = values.to_numpy()
     report = pd.DataFrame(rows, columns=SOURCE_COLUMNS)
     for r in report.itertuples():
         level = logging.INFO if r.status == "used" and not r.reason else logging.WARNING
@@ -200,7 +206,8 @@ def write_labels(labels: pd.DataFrame, report: pd.DataFrame, out: str | Path, so
 
 
 def read_labels(path: str | Path, sources: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``labels.tsv`` (values as strings) and ``label_sources.tsv`` (the used labels only)."""
+    """``labels.tsv`` and ``label_sources.tsv`` (its used labels), values as strings, and each
+    used label's values outside its ``classes_used`` (rare classes) set to missing."""
     labels = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=[""])
     if "case_id" not in labels:
         raise ValueError(f"{path}: no case_id column")
@@ -212,6 +219,9 @@ def read_labels(path: str | Path, sources: str | Path) -> tuple[pd.DataFrame, pd
     absent = set(used.label) - set(labels.columns)
     if absent:
         raise ValueError(f"{path}: used labels {sorted(absent)} have no column")
+    for row in used.itertuples():
+        keep = labels[row.label].isin(json.loads(row.classes_used))
+        labels[row.label] = labels[row.label].where(keep)
     return labels, used
 
 
