@@ -2,16 +2,13 @@
 
 from pathlib import Path
 
-from mgi.gdc import RetryPolicy, download_project
+from mgi.gdc import api_options, download_project
 from mgi.logsetup import script_logging
 
 script_logging(snakemake.log[0])
 gdc = {**snakemake.config["gdc"], **snakemake.params.gdc}  # params: what is fetched
 download_project(
     Path(snakemake.output.files).parent,  # files.tsv, manifest.tsv and <file_id>/ go here
-    project=gdc["project"],
-    api_url=gdc["api_url"],
+    **api_options(gdc),
     processes=gdc["processes"],
-    token_file=gdc["token_file"],
-    policy=RetryPolicy(tries=gdc["retries"], timeout=gdc["timeout"]),
 )

@@ -54,44 +54,34 @@ def _policy(args: argparse.Namespace):
     return RetryPolicy(tries=args.tries, timeout=args.timeout, backoff=args.backoff)
 
 
+def _api(args: argparse.Namespace) -> dict:
+    """The download functions' project, API, token and retry options from the command line."""
+    return {
+        "project": args.project,
+        "api_url": args.api_url,
+        "token_file": args.token_file,
+        "policy": _policy(args),
+    }
+
+
 def _download(args: argparse.Namespace) -> int:
     from mgi.gdc import download_project
 
-    download_project(
-        args.out,
-        project=args.project,
-        api_url=args.api_url,
-        processes=args.processes,
-        token_file=args.token_file,
-        policy=_policy(args),
-    )
+    download_project(args.out, **_api(args), processes=args.processes)
     return 0
 
 
 def _cases(args: argparse.Namespace) -> int:
     from mgi.gdc import download_clinical
 
-    download_clinical(
-        args.out,
-        project=args.project,
-        api_url=args.api_url,
-        token_file=args.token_file,
-        policy=_policy(args),
-    )
+    download_clinical(args.out, **_api(args))
     return 0
 
 
 def _markers(args: argparse.Namespace) -> int:
     from mgi.gdc import download_markers
 
-    download_markers(
-        args.out,
-        project=args.project,
-        api_url=args.api_url,
-        token_file=args.token_file,
-        policy=_policy(args),
-        threshold=args.threshold,
-    )
+    download_markers(args.out, **_api(args), threshold=args.threshold)
     return 0
 
 

@@ -10,7 +10,7 @@ from mgi.gdc.cases import clinical_table, write_clinical
 from mgi.gdc.client import DEFAULT_API_URL, GDCClient, RetryPolicy, read_token
 from mgi.gdc.download import download_all, download_file, md5_of, target_path
 from mgi.gdc.markers import markers_table, write_markers
-from mgi.gdc.project import download_clinical, download_markers, download_project
+from mgi.gdc.project import api_options, download_clinical, download_markers, download_project
 from mgi.gdc.query import COLUMNS, FileRecord, project_files, rnaseq_filters, write_tables
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "FileRecord",
     "GDCClient",
     "RetryPolicy",
+    "api_options",
     "clinical_table",
     "download_all",
     "download_clinical",

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mgi.gdc.cases import clinical_table, write_clinical
 from mgi.gdc.client import DEFAULT_API_URL, GDCClient, RetryPolicy, read_token
@@ -43,6 +44,17 @@ def download_project(
     write_tables(records, out)
     log.info("GDC %s: %d files in %s (%d fetched now)", project, len(records), out, fetched)
     return records
+
+
+def api_options(gdc: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of the ``download_*`` functions from config ``gdc:`` (project, API,
+    token, retry policy): one mapping for every GDC rule."""
+    return {
+        "project": gdc["project"],
+        "api_url": gdc["api_url"],
+        "token_file": gdc["token_file"],
+        "policy": RetryPolicy(tries=gdc["retries"], timeout=gdc["timeout"]),
+    }
 
 
 def download_clinical(
