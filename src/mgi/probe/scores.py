@@ -5,11 +5,11 @@ AUROC is one-vs-rest, macro-averaged over classes for a multi-class label (sciki
 bootstrap resamples *patients* (with replacement); written by hand, vectorised over resamples,
 because scikit-learn has no batched AUROC and scipy's bootstrap calls the statistic per resample:
 2,000 ``roc_auc_score`` calls take 2.7-8.8 s per (label, feature set), 0.3-3 ms vectorised, with
-the same values (``benchmarks/probe_bootstrap.py``, 18 to 500 patients). With a resample's patient multiplicities ``w``, class ``k``'s AUROC is
-the Mann-Whitney statistic ``w_pos @ S @ w_neg / (sum w_pos * sum w_neg)``, ``S`` the (pos x neg)
-matrix of 1 / 0.5 / 0 for a higher / tied / lower score -- one matrix product per class for all
-resamples. A resample missing a class has no AUROC and is left out (counted). The paired
-difference uses the same resamples for both feature sets, so what the patients share cancels.
+the same values (``benchmarks/probe_bootstrap.py``, 18 to 500 patients). With a resample's
+patient multiplicities ``w``, class ``k``'s AUROC is the Mann-Whitney statistic
+``w_pos @ S @ w_neg / (sum w_pos * sum w_neg)``, ``S`` the (pos x neg) matrix of 1 / 0.5 / 0 for a
+higher / tied / lower score -- one matrix product per class for all resamples. A resample
+missing a class has no AUROC and is left out (counted). The paired difference uses the same resamples for both feature sets, so what the patients share cancels.
 """
 
 from __future__ import annotations
