@@ -9,7 +9,8 @@ the same values (``benchmarks/probe_bootstrap.py``, 18 to 500 patients). With a 
 patient multiplicities ``w``, class ``k``'s AUROC is the Mann-Whitney statistic
 ``w_pos @ S @ w_neg / (sum w_pos * sum w_neg)``, ``S`` the (pos x neg) matrix of 1 / 0.5 / 0 for a
 higher / tied / lower score -- one matrix product per class for all resamples. A resample
-missing a class has no AUROC and is left out (counted). The paired difference uses the same resamples for both feature sets, so what the patients share cancels.
+missing a class has no AUROC and is left out (counted). The paired difference uses the same
+resamples for both feature sets, so what the patients share cancels.
 """
 
 from __future__ import annotations
