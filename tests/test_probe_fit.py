@@ -98,3 +98,24 @@ def test_paired_difference_to_the_random_encoder(setup, tmp_path):
     assert auroc_plot(tmp_path / "table2.csv", tmp_path / "fig.png").stat().st_size > 1000
     with pytest.raises(ValueError, match="tested twice"):
         read_predictions([path, path])
+
+
+def test_folds_are_scored_apart_then_averaged():
+    """Two folds, each ranking its own test patients perfectly but calibrated differently:
+    per-fold AUROC is 1; ranking the pooled probabilities would not be."""
+    rows = []
+    for fold, shift in ((0, 0.0), (1, 0.5)):
+        for i, y in enumerate(["a", "b"] * 5):
+            p = shift + (0.3 if y == "b" else 0.1) + 0.01 * i
+            rows.append({"label": "L", "features": "f", "fold": fold,
+                         "case_id": f"TCGA-AA-{fold}{i:03d}", "y_true": y,
+                         "y_pred": y, "classes": "a|b", "proba": f"{1 - p:.4f}|{p:.4f}",
+                         "C": 1.0, "n_train": 10, "coef_digest": "x"})  # fmt: skip
+    preds = pd.DataFrame(rows)
+    table = table2(preds, n_resamples=200)
+    assert table.auroc.iloc[0] == 1.0 and table.auroc_ci_low.iloc[0] == 1.0
+    assert table.n_patients.iloc[0] == 20
+    from sklearn.metrics import roc_auc_score
+
+    pooled = roc_auc_score(preds.y_true == "b", preds.proba.str.split("|").str[1].astype(float))
+    assert pooled < 0.9  # what pooling the folds' probabilities would have reported

@@ -1,10 +1,14 @@
 """Table 2: per label and feature set, the probe's AUROC on test patients with a bootstrap CI.
 
-The predictions of every fold are stacked first (with ``split.scheme: cv`` every paired patient
-is a test patient once, scored by the probe and encoders of its own fold), then each
-(label, features) is scored over all its test patients at once, as Table 1 pools its folds. The
-paired difference to ``image_pretrained_random`` (the same ViT without pre-training) resamples
-the same patients for both feature sets.
+With ``split.scheme: cv`` every paired patient is a test patient once, scored by the probe and
+encoders of its own fold. AUROC is computed *per fold* on that fold's test patients and averaged
+over the folds, weighted by their test patients (holdout: the one split's AUROC): each fold's
+probe is calibrated on its own, so ranking one fold's probabilities against another's would mix
+calibrations (and push an uninformative feature set's AUROC below 0.5: a fold whose training
+patients lean to one class predicts it for its test patients, who lean to the other). The
+bootstrap resamples patients within each fold and averages the folds likewise; the paired
+difference to ``image_pretrained_random`` (the same ViT without pre-training) uses the same
+resamples for both feature sets. Balanced accuracy is over all test patients' predicted classes.
 """
 
 from __future__ import annotations
@@ -74,6 +78,15 @@ def _arrays(group: pd.DataFrame):
     return group["y_true"].to_numpy(str), proba, classes
 
 
+def fold_mean(values: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """(B,) mean over the folds (columns of ``values`` (B, F)) weighted by their test patients
+    ``size`` (F,), leaving out a fold's NaN; NaN where every fold is NaN."""
+    w = np.where(np.isfinite(values), size[None, :], 0.0)
+    total = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, np.nansum(values * w, axis=1) / total, np.nan)
+
+
 def table2(
     predictions: pd.DataFrame,
     sources: pd.DataFrame | None = None,
@@ -90,24 +103,38 @@ def table2(
     rows = []
     diff_cols = COLUMNS[8:11]
     for label, by_label in predictions.groupby("label", sort=False):
-        cases = sorted(set(by_label.case_id))
-        w = _resample_weights(len(cases), n_resamples, seed)
+        folds = sorted(by_label.fold.unique())
+        cases = {k: sorted(set(by_label.case_id[by_label.fold == k])) for k in folds}
+        size = np.array([len(cases[k]) for k in folds], float)
+        weights = {k: _resample_weights(len(cases[k]), n_resamples, seed + i)
+                   for i, k in enumerate(folds)}  # fmt: skip
         boot = {}
         for features, group in by_label.groupby("features", sort=False):
-            group = group.set_index("case_id").loc[cases].reset_index()  # one patient order
-            y, proba, classes = _arrays(group)
-            boot[features] = bootstrap_auroc(y, proba, classes, w)
-            what = f"{label} / {features}"
-            low, high = percentile_ci(boot[features], confidence, what)
+            point, resampled, y_all, pred_all = [], [], [], []
+            for k in folds:
+                part = group[group.fold == k]
+                if part.empty:  # this fold's probe was not fitted (too few training patients)
+                    point.append(np.nan)
+                    resampled.append(np.full(n_resamples, np.nan))
+                    continue
+                part = part.set_index("case_id").loc[cases[k]].reset_index()  # one order
+                y, proba, classes = _arrays(part)
+                point.append(auroc(y, proba, classes))
+                resampled.append(bootstrap_auroc(y, proba, classes, weights[k]))
+                y_all.append(y)
+                pred_all.append(part["y_pred"].to_numpy(str))
+            boot[features] = fold_mean(np.stack(resampled, axis=1), size)
+            low, high = percentile_ci(boot[features], confidence, f"{label} / {features}")
+            y, pred = np.concatenate(y_all), np.concatenate(pred_all)
             rows.append(
                 {
                     "label": label,
                     "features": features,
-                    "auroc": auroc(y, proba, classes),
+                    "auroc": float(fold_mean(np.array(point)[None, :], size)[0]),
                     "auroc_ci_low": low,
                     "auroc_ci_high": high,
-                    "balanced_accuracy": balanced_accuracy(y, group["y_pred"].to_numpy(str)),
-                    "n_patients": len(cases),
+                    "balanced_accuracy": balanced_accuracy(y, pred),
+                    "n_patients": len(y),
                     "n_classes": len(set(y)),
                     "source": source_of.get(label, ""),
                     "slices": "" if features == "genes" else slices,
