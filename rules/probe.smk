@@ -1,32 +1,9 @@
 # Table 2: what each encoder knows of a patient's labels, from FLAIR alone (a linear probe).
 # labels.tsv (GDC markers, kaggle_3m data.csv, GDC clinical) -> patient embeddings per feature
 # set (cv: per fold, by that fold's models) -> logistic-regression probe fitted on the fold's
-# training patients, scored on its test patients -> Table 2 over all test patients + figure.
+# training patients, scored on its test patients -> Table 2 (AUROC per fold, averaged) + figure.
 
-PROBE_DIR = f"{FOLD_DIR}/probe"  # {features}/embeddings.parquet, predictions.csv
-LABELS = f"{COHORT}/labels.tsv"
-LABEL_SOURCES = f"{COHORT}/label_sources.tsv"
-PROBE = config["probe"]
-IMAGE_FEATURES = [f for f in PROBE["features"] if f != "genes"]
-# which model's ViT each image feature set applies ({fold}: the fold's own)
-PROBE_MODELS = {
-    "mgi_pretrained": f"{PRETRAIN_DIR}/{config['finetune']['gene_encoder']}/model.pt",
-    "image_only_finetuned": f"{FINETUNE_DIR}/image_only/model.pt",
-    "mgi_finetuned": f"{FINETUNE_DIR}/mgi/model.pt",
-}
-PROBE_SLICES = (
-    f"brain>={PROBE['brain_share']:g}, pool {PROBE['pool']}"  # named in Table 2
-)
-
-
-def probe_models(wildcards):
-    """The model.pt whose ViT each image feature set applies (cv: the fold's own)."""
-    fold = wildcards.get("fold", "")
-    return {
-        f: PROBE_MODELS[f].format(fold=fold)
-        for f in IMAGE_FEATURES
-        if f in PROBE_MODELS
-    }
+include: "probe_inputs.smk"
 
 
 rule probe_labels:
