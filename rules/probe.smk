@@ -3,6 +3,7 @@
 # set (cv: per fold, by that fold's models) -> logistic-regression probe fitted on the fold's
 # training patients, scored on its test patients -> Table 2 (AUROC per fold, averaged) + figure.
 
+
 include: "probe_inputs.smk"
 
 
