@@ -170,3 +170,21 @@ def test_sigterm_during_cli_pretraining_checkpoints_and_exits_nonzero(inputs, tm
     state = torch.load(sorted(ck.glob("*.pt"))[-1], weights_only=False)
     assert state["epoch"] >= 1 and {"model", "optimizer", "scheduler", "rng"} <= set(state)
     assert set(state["rng"]) >= {"python", "numpy", "torch"}
+
+
+def test_a_trailing_batch_of_one_slice_joins_the_batch_before(inputs):
+    """BatchNorm cannot train on one slice (DeepLabV3+ stopped on it): never a batch of 1."""
+    from mgi.data import SliceGeneDataset, load_cohort
+    from mgi.imaging import SliceStore
+
+    store = SliceStore(inputs["store"])
+    train = load_cohort(store, inputs["matrix"], inputs["zscore"], inputs["split"], "train")
+    dataset = SliceGeneDataset(store.images, store.masks, train)
+    n = int(dataset.has_tumour().sum())  # empty_ratio 0: the tumour slices only
+    assert n >= 3
+    run = ft.Run.parse("unet", "mamba")
+    for size, expected in ((n - 1, [n]), (n, [n]), (n - 2, [n - 2, 2])):
+        spec = FinetuneSpec(batch_size=size, empty_ratio=0.0)
+        batches = ft.segmentation_task(dataset, run, spec, seed=0).batches(0)
+        assert [len(b) for b in batches] == expected, size
+        assert sorted(i for b in batches for i in b) == sorted(set(i for b in batches for i in b))

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gdc": ("gdc", "download RNA-seq and clinical data from the GDC API"),
     "imaging": ("imaging", "fetch images, slice store from NIfTI or kaggle_3m, QC montages"),
     "pretrain": ("train", "image-gene contrastive pre-training (+ retrieval)"),
+    "probe": ("probe", "Table 2: a linear probe of frozen encoders on labels"),
 }
 
 

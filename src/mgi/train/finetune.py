@@ -93,7 +93,11 @@ def segmentation_task(dataset: SliceGeneDataset, run: Run, spec: FinetuneSpec, s
         rng = np.random.default_rng([seed, epoch])
         chosen = np.concatenate([tumour, rng.choice(empty, size=n_empty, replace=False)])
         order = rng.permutation(chosen).tolist()
-        return [order[i : i + spec.batch_size] for i in range(0, len(order), spec.batch_size)]
+        out = [order[i : i + spec.batch_size] for i in range(0, len(order), spec.batch_size)]
+        if len(out) > 1 and len(out[-1]) == 1:  # BatchNorm (DeepLabV3+'s ASPP pooling, the
+            last = out.pop()  # U-Nets) cannot train on one slice: it joins the batch before
+            out[-1] += last
+        return out
 
     def loss(model, batch) -> torch.Tensor:
         genes = None
