@@ -96,6 +96,8 @@ def test_paired_difference_to_the_random_encoder(setup, tmp_path):
     from mgi.report import auroc_plot
 
     assert auroc_plot(tmp_path / "table2.csv", tmp_path / "fig.png").stat().st_size > 1000
+    table.iloc[:0].to_csv(tmp_path / "empty.csv", index=False)  # no label scorable: a figure
+    assert auroc_plot(tmp_path / "empty.csv", tmp_path / "empty.png").stat().st_size > 1000
     with pytest.raises(ValueError, match="tested twice"):
         read_predictions([path, path])
 

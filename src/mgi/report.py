@@ -121,8 +121,14 @@ def auroc_plot(table2: str | Path, out: str | Path) -> Path:
     table = read_csv_columns(
         table2, {"label", "features", "auroc", "auroc_ci_low", "auroc_ci_high"}
     )
-    if table.empty:
-        raise ValueError(f"{table2}: no rows to plot (no label was scorable)")
+    if table.empty:  # a cohort too small for any label: said in the figure, not an error
+        log.warning("%s: no label was scorable (see label_sources.tsv); empty figure", table2)
+        fig = Figure(figsize=(5.0, 2.0), layout="constrained")
+        ax = fig.subplots()
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "Table 2: no label was scorable\n(see results/cohort/label_sources.tsv)",
+                ha="center", va="center")  # fmt: skip
+        return _save(fig, out)
     labels = list(dict.fromkeys(table["label"]))
     features = list(dict.fromkeys(table["features"]))
     fig = Figure(figsize=(max(5.0, 1.3 * len(labels) + 2), 3.6), layout="constrained")
