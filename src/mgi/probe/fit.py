@@ -22,6 +22,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 
@@ -97,48 +98,50 @@ def probe(
     test_cases = set(side.index[side == "test"])
     values = labels.set_index("case_id")
     rows = []
-    for features, (cases, x) in embeddings.items():
-        where = {c: i for i, c in enumerate(cases)}
-        unknown = (train_cases | test_cases) - set(where)
+    for features, (cases, _) in embeddings.items():
+        unknown = (train_cases | test_cases) - set(cases)
         if unknown:
             raise ValueError(f"{features}: no embedding for patients {sorted(unknown)[:5]}")
-        for label in label_names:
-            y = values[label].dropna()
-            tr = [c for c in y.index if c in train_cases]
-            te = [c for c in y.index if c in test_cases]
-            y_tr = y.loc[tr].astype(str).to_numpy()
-            counts = pd.Series(y_tr).value_counts()
-            if len(counts) < 2 or counts.min() < 2 or not te:  # the inner CV needs 2 per class
-                log.warning(
-                    "fold %s, %s / %s: training classes %s, %d test patients; not probed",
-                    fold, label, features, counts.to_dict(), len(te),
-                )  # fmt: skip
-                continue
-            model = fit_one(x[[where[c] for c in tr]], y_tr, inner_folds=inner_folds, cs=cs,
-                            seed=seed)  # fmt: skip
-            proba = model.predict_proba(x[[where[c] for c in te]])
-            classes = [str(c) for c in model.classes_]
-            c_chosen = float(np.atleast_1d(model[-1].C_)[0])
-            if c_chosen in (cs.min(), cs.max()):
-                log.info("fold %s, %s / %s: C = %g, at the grid's edge", fold, label, features,
-                         c_chosen)  # fmt: skip
-            digest = _digest(model)
-            for case, p, pred in zip(te, proba, model.classes_[proba.argmax(1)], strict=True):
-                rows.append(
-                    {
-                        "label": label,
-                        "features": features,
-                        "fold": fold,
-                        "case_id": case,
-                        "y_true": str(y.loc[case]),
-                        "y_pred": str(pred),
-                        "classes": "|".join(classes),
-                        "proba": "|".join(f"{v:.6g}" for v in p),
-                        "C": c_chosen,
-                        "n_train": len(tr),
-                        "coef_digest": digest,
-                    }
-                )
+    pairs = [(f, label) for f in embeddings for label in label_names]
+    for features, label in tqdm(pairs, desc=f"probe fold {fold}", unit="fit", leave=False):
+        cases, x = embeddings[features]
+        where = {c: i for i, c in enumerate(cases)}
+        y = values[label].dropna()
+        tr = [c for c in y.index if c in train_cases]
+        te = [c for c in y.index if c in test_cases]
+        y_tr = y.loc[tr].astype(str).to_numpy()
+        counts = pd.Series(y_tr).value_counts()
+        if len(counts) < 2 or counts.min() < 2 or not te:  # the inner CV needs 2 per class
+            log.warning(
+                "fold %s, %s / %s: training classes %s, %d test patients; not probed",
+                fold, label, features, counts.to_dict(), len(te),
+            )  # fmt: skip
+            continue
+        model = fit_one(x[[where[c] for c in tr]], y_tr, inner_folds=inner_folds, cs=cs,
+                        seed=seed)  # fmt: skip
+        proba = model.predict_proba(x[[where[c] for c in te]])
+        classes = [str(c) for c in model.classes_]
+        c_chosen = float(np.atleast_1d(model[-1].C_)[0])
+        if c_chosen in (cs.min(), cs.max()):
+            log.info("fold %s, %s / %s: C = %g, at the grid's edge", fold, label, features,
+                     c_chosen)  # fmt: skip
+        digest = _digest(model)
+        for case, p, pred in zip(te, proba, model.classes_[proba.argmax(1)], strict=True):
+            rows.append(
+                {
+                    "label": label,
+                    "features": features,
+                    "fold": fold,
+                    "case_id": case,
+                    "y_true": str(y.loc[case]),
+                    "y_pred": str(pred),
+                    "classes": "|".join(classes),
+                    "proba": "|".join(f"{v:.6g}" for v in p),
+                    "C": c_chosen,
+                    "n_train": len(tr),
+                    "coef_digest": digest,
+                }
+            )
     return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
 
 
