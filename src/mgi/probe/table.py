@@ -194,8 +194,8 @@ def write_table2(
     note = (
         "AUROC of a logistic-regression probe (C chosen by cross-validation inside the training"
         " patients) on frozen patient embeddings, scored on test patients (one-vs-rest macro for"
-        f" several classes); {confidence:.0%} bootstrap CIs over patients ({n_resamples}"
-        f" resamples). `auroc_vs_{REFERENCE}`: paired difference to the same ViT without"
+        " several classes; with cross-validation, per fold and averaged over the folds);"
+        f" {confidence:.0%} bootstrap CIs over patients ({n_resamples} resamples). `auroc_vs_{REFERENCE}`: paired difference to the same ViT without"
         " pre-training. Chance is 0.5."
     )
     if len(skipped):
