@@ -195,8 +195,9 @@ def write_table2(
         "AUROC of a logistic-regression probe (C chosen by cross-validation inside the training"
         " patients) on frozen patient embeddings, scored on test patients (one-vs-rest macro for"
         " several classes; with cross-validation, per fold and averaged over the folds);"
-        f" {confidence:.0%} bootstrap CIs over patients ({n_resamples} resamples). `auroc_vs_{REFERENCE}`: paired difference to the same ViT without"
-        " pre-training. Chance is 0.5."
+        f" {confidence:.0%} bootstrap CIs over patients ({n_resamples} resamples)."
+        f" `auroc_vs_{REFERENCE}`: paired difference to the same ViT without pre-training."
+        " Chance is 0.5."
     )
     if len(skipped):
         note += (
