@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from mgi.probe.scores import _resample_weights, bootstrap_auroc
+from mgi.probe.scores import bootstrap_auroc, resample_weights
 
 RESULTS = Path(__file__).resolve().parent / "results" / "probe_bootstrap.csv"
 
@@ -49,7 +49,7 @@ def main() -> None:
             classes = [f"c{i}" for i in range(k)]
             y = np.array(classes)[np.arange(n) % k]
             proba = rng.dirichlet(np.ones(k), size=n)
-            w = _resample_weights(n, args.resamples, seed=1)
+            w = resample_weights(n, args.resamples, seed=1)
             t = time.perf_counter()
             fast = bootstrap_auroc(y, proba, classes, w)
             t_fast = time.perf_counter() - t

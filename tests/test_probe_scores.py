@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from mgi.probe.scores import _resample_weights, auroc, bootstrap_auroc, percentile_ci
+from mgi.probe.scores import auroc, bootstrap_auroc, percentile_ci, resample_weights
 
 
 def _expand(w_row):
@@ -18,7 +18,7 @@ def test_binary_resamples_equal_sklearn():
     y = np.array(["a", "b"] * 8)
     p1 = np.round(rng.random(16), 1)  # ties included
     proba = np.c_[1 - p1, p1]
-    w = _resample_weights(16, 50, seed=1)
+    w = resample_weights(16, 50, seed=1)
     boot = bootstrap_auroc(y, proba, ["a", "b"], w)
     for b in range(50):
         idx = _expand(w[b])
@@ -36,7 +36,7 @@ def test_multiclass_is_one_vs_rest_macro():
     classes = ["x", "y", "z"]
     expected = roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=classes)
     assert np.isclose(auroc(y, proba, classes), expected)
-    w = _resample_weights(18, 30, seed=3)
+    w = resample_weights(18, 30, seed=3)
     boot = bootstrap_auroc(y, proba, classes, w)
     for b in range(30):
         idx = _expand(w[b])
@@ -50,7 +50,7 @@ def test_multiclass_is_one_vs_rest_macro():
 def test_a_perfect_and_a_useless_score():
     y = np.array([0] * 10 + [1] * 10).astype(str)
     perfect = np.c_[1 - np.arange(20) / 20, np.arange(20) / 20]
-    w = _resample_weights(20, 200, seed=0)
+    w = resample_weights(20, 200, seed=0)
     assert np.nanmin(bootstrap_auroc(y, perfect, ["0", "1"], w)) == 1.0
     flat = np.full((20, 2), 0.5)
     assert np.allclose(bootstrap_auroc(y, flat, ["0", "1"], w)[np.isfinite(

@@ -190,24 +190,6 @@ def _is_hotspot(label: str) -> bool:
     return bool(codon) and change.startswith(codon) and not change[len(codon) :][:1].isdigit()
 
 
-class _Bits:
-    """A growable bit set over small integer ids (a few hundred bytes per case and arm)."""
-
-    __slots__ = ("data",)
-
-    def __init__(self) -> None:
-        self.data = bytearray()
-
-    def add(self, i: int) -> None:
-        byte = i >> 3
-        if byte >= len(self.data):
-            self.data.extend(bytes(byte + 1 - len(self.data)))
-        self.data[byte] |= 1 << (i & 7)
-
-    def __len__(self) -> int:
-        return sum(b.bit_count() for b in self.data)
-
-
 def _cnv_gene(hit: dict[str, Any]) -> tuple[str, str, bool]:
     """(arm or "", gene key, lost) of a ``/cnv_occurrences`` hit; raises if malformed."""
     cnv = hit.get("cnv")
@@ -243,7 +225,7 @@ def cnv_arm_losses(
     Pages through ``/cnv_occurrences`` of 1p and 19q genes (any change), ``case_batch`` cases
     per query: one case has at most ~1,800 such genes, so a query stays under 10,000 hits (the
     usual Elasticsearch result window; whether the GDC enforces one on ``from`` is not
-    documented). Only bit sets of lost genes are kept per case, never the hits.
+    documented). Only the indices of lost genes are kept per case, never the hits.
 
     Denominator: the distinct genes of the arm seen in ANY case's occurrences of ANY change.
     Neutral genes are not indexed, so one case cannot tell; a ``/genes`` count would rest on a
@@ -252,7 +234,7 @@ def cnv_arm_losses(
     change - for TCGA-LGG every 1p/19q gene, the ~30% co-deleted cases losing both whole arms.
     """
     gene_ids: dict[str, dict[str, int]] = {arm: {} for arm in ARMS}
-    lost: dict[str, dict[str, _Bits]] = {}
+    lost: dict[str, dict[str, set[int]]] = {}
     wanted = set(cases)
     skipped = 0
     for first in range(0, len(cases), case_batch):
@@ -270,7 +252,7 @@ def cnv_arm_losses(
                 continue
             index = gene_ids[arm].setdefault(key, len(gene_ids[arm]))
             if is_loss:
-                lost.setdefault(barcode, {a: _Bits() for a in ARMS})[arm].add(index)
+                lost.setdefault(barcode, {a: set() for a in ARMS})[arm].add(index)
     if skipped:
         log.warning("GDC /cnv_occurrences: %d hits off 1p/19q or of other cases ignored", skipped)
     totals = {arm: len(ids) for arm, ids in gene_ids.items()}
@@ -280,7 +262,7 @@ def cnv_arm_losses(
             f"in {len(cases)} profiled cases; the field names or chromosome spelling may differ"
         )
     log.info("GDC %s: genes in the CNV data: %s", project, totals)
-    return totals, {c: {a: len(bits) for a, bits in arms.items()} for c, arms in lost.items()}
+    return totals, {c: {a: len(genes) for a, genes in arms.items()} for c, arms in lost.items()}
 
 
 def markers_table(

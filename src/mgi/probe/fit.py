@@ -98,14 +98,15 @@ def probe(
     test_cases = set(side.index[side == "test"])
     values = labels.set_index("case_id")
     rows = []
+    index = {}  # features -> {case: row of its embedding array}
     for features, (cases, _) in embeddings.items():
         unknown = (train_cases | test_cases) - set(cases)
         if unknown:
             raise ValueError(f"{features}: no embedding for patients {sorted(unknown)[:5]}")
+        index[features] = {c: i for i, c in enumerate(cases)}
     pairs = [(f, label) for f in embeddings for label in label_names]
     for features, label in tqdm(pairs, desc=f"probe fold {fold}", unit="fit", leave=False):
-        cases, x = embeddings[features]
-        where = {c: i for i, c in enumerate(cases)}
+        x, where = embeddings[features][1], index[features]
         y = values[label].dropna()
         tr = [c for c in y.index if c in train_cases]
         te = [c for c in y.index if c in test_cases]

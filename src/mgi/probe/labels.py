@@ -111,12 +111,11 @@ def clean(values: pd.Series) -> pd.Series:
     return values.map(one).astype("string")
 
 
-def assess(values: pd.Series, rules: LabelRules) -> tuple[pd.Series, dict]:
-    """``values`` with rare classes removed, and the label's row of ``label_sources.tsv``."""
+def assess(values: pd.Series, rules: LabelRules) -> dict:
+    """The label's row of ``label_sources.tsv``: used or skipped, and the classes kept."""
     n = len(values)
     counts = values.value_counts()
     rare = counts[counts < rules.min_per_class]
-    kept = values.where(~values.isin(rare.index))
     kept_counts = counts.drop(rare.index)
     missing = float(values.isna().mean()) if n else 1.0
     classes = ", ".join(f"{k}: {v}" for k, v in counts.sort_index().items())
@@ -133,12 +132,12 @@ def assess(values: pd.Series, rules: LabelRules) -> tuple[pd.Series, dict]:
     row = {
         "status": "used" if used else "skipped",
         "reason": reason,
-        "n_patients": int(kept.notna().sum()) if used else 0,
+        "n_patients": int(kept_counts.sum()) if used else 0,
         "n_classes": int(len(kept_counts)) if used else 0,
         "classes": classes,
         "classes_used": json.dumps(sorted(kept_counts.index)) if used else "[]",
     }
-    return kept, row
+    return row
 
 
 def build_labels(
@@ -177,7 +176,7 @@ def build_labels(
             continue
         source, path, table = found
         values = clean(table[name].reindex(cases)).reset_index(drop=True)
-        _, row = assess(values, rules)
+        row = assess(values, rules)
         rows.append({"label": name, "source": source, "file": str(path), **row})
         labels[name] = values.to_numpy()
     report = pd.DataFrame(rows, columns=SOURCE_COLUMNS)

@@ -44,7 +44,7 @@ def balanced_accuracy(y: np.ndarray, y_pred: np.ndarray) -> float:
     return float(balanced_accuracy_score(y, y_pred))
 
 
-def _resample_weights(n: int, n_resamples: int, seed: int) -> np.ndarray:
+def resample_weights(n: int, n_resamples: int, seed: int) -> np.ndarray:
     """(B, n) multiplicities of each patient in each bootstrap resample."""
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=(n_resamples, n))

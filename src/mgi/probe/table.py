@@ -22,11 +22,11 @@ import pandas as pd
 
 from mgi.probe.fit import PREDICTION_COLUMNS
 from mgi.probe.scores import (
-    _resample_weights,
     auroc,
     balanced_accuracy,
     bootstrap_auroc,
     percentile_ci,
+    resample_weights,
 )
 
 log = logging.getLogger(__name__)
@@ -106,9 +106,9 @@ def table2(
         folds = sorted(by_label.fold.unique())
         cases = {k: sorted(set(by_label.case_id[by_label.fold == k])) for k in folds}
         size = np.array([len(cases[k]) for k in folds], float)
-        weights = {k: _resample_weights(len(cases[k]), n_resamples, seed + i)
+        weights = {k: resample_weights(len(cases[k]), n_resamples, seed + i)
                    for i, k in enumerate(folds)}  # fmt: skip
-        boot = {}
+        boot, label_rows = {}, []
         for features, group in by_label.groupby("features", sort=False):
             point, resampled, y_all, pred_all = [], [], [], []
             for k in folds:
@@ -126,7 +126,7 @@ def table2(
             boot[features] = fold_mean(np.stack(resampled, axis=1), size)
             low, high = percentile_ci(boot[features], confidence, f"{label} / {features}")
             y, pred = np.concatenate(y_all), np.concatenate(pred_all)
-            rows.append(
+            label_rows.append(
                 {
                     "label": label,
                     "features": features,
@@ -140,18 +140,15 @@ def table2(
                     "slices": "" if features == "genes" else slices,
                 }
             )
-        for row in rows:
-            if row["label"] != label:
-                continue
+        ref = next((r["auroc"] for r in label_rows if r["features"] == REFERENCE), None)
+        for row in label_rows:
             diff = (np.nan,) * 3
-            if REFERENCE in boot and row["features"] != REFERENCE:
+            if ref is not None and row["features"] != REFERENCE:
                 d = boot[row["features"]] - boot[REFERENCE]
-                ref = next(r for r in rows if r["label"] == label and r["features"] == REFERENCE)
-                low, high = percentile_ci(
-                    d, confidence, f"{label} / {row['features']} - {REFERENCE}"
-                )
-                diff = (row["auroc"] - ref["auroc"], low, high)
+                what = f"{label} / {row['features']} - {REFERENCE}"
+                diff = (row["auroc"] - ref, *percentile_ci(d, confidence, what))
             row.update(zip(diff_cols, diff, strict=True))
+        rows += label_rows
     table = pd.DataFrame(rows, columns=COLUMNS)
     label_order = list(source_of) + [x for x in table.label.unique() if x not in source_of]
     feat_order = list(features_order) + [f for f in table.features.unique()
