@@ -26,8 +26,10 @@ include: "rules/cohort.smk"
 include: "rules/pretrain.smk"
 include: "rules/finetune.smk"
 include: "rules/evaluate.smk"
+include: "rules/bundle.smk"
 include: "rules/report.smk"
 include: "rules/probe.smk"
+include: "rules/preflight.smk"
 
 
 rule all:

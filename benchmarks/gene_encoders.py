@@ -5,6 +5,8 @@ depth, batch and tokenizer (value + gene-identity embedding):
 
 * ``mamba``: our Mamba blocks, one direction, chunked CPU scan (mgi.models.ssm);
 * ``mamba_bi``: the default bidirectional Mamba (two scans per block);
+* ``mamba2``, ``mamba2_bi``: the same with ``block: mamba2`` (Mamba-2's SSD in its chunked
+  matmul form, mgi.models.ssd; 4 heads);
 * ``mambapy``: PyPI ``mambapy`` (pure-PyTorch pscan over the whole (B, L, D, N)), the anchor;
 * ``transformer`` (SDPA), ``group_attention`` (GiMP-style), ``mlp``.
 
@@ -14,6 +16,8 @@ limit (``--timeout``): a run that exceeds either is reported as ``oom``/``timeou
 
     .venv/bin/python benchmarks/gene_encoders.py                      # 1k, 4k, 16k, 60,660
     .venv/bin/python benchmarks/gene_encoders.py --lengths 1024 4096  # quick
+    .venv/bin/python benchmarks/gene_encoders.py --encoders mamba mamba_bi mamba2 mamba2_bi \
+        --lengths 1024 4096 16384 --csv gene_blocks.csv                   # mamba1 vs mamba2
 
 Prints a table and writes benchmarks/results/gene_encoders.csv. Targets: ``mamba`` at least as
 fast as ``mambapy``; t(60,660) / t(16,384) <= 4.2 for ``mamba``; ``mamba`` at L = 60,660 with
@@ -37,7 +41,16 @@ from pathlib import Path  # noqa: E402
 import pandas as pd  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ENCODERS = ("mamba", "mamba_bi", "mambapy", "transformer", "group_attention", "mlp")
+ENCODERS = (
+    "mamba",
+    "mamba_bi",
+    "mamba2",
+    "mamba2_bi",
+    "mambapy",
+    "transformer",
+    "group_attention",
+    "mlp",
+)
 
 
 def build(name: str, n_genes: int, d_model: int, layers: int, d_state: int):
@@ -48,9 +61,11 @@ def build(name: str, n_genes: int, d_model: int, layers: int, d_state: int):
     from mgi.models.gene_encoder import GeneTokenizer
 
     opts = dict(d_model=d_model, layers=layers, d_state=d_state, patch_size=1, heads=4)
-    if name in ("mamba", "mamba_bi"):
+    if name in ("mamba", "mamba_bi", "mamba2", "mamba2_bi"):
+        block = "mamba2" if name.startswith("mamba2") else "mamba1"
+        bidirectional = name.endswith("_bi")
         return build_gene_encoder(
-            "mamba", n_genes=n_genes, bidirectional=name == "mamba_bi", **opts
+            "mamba", n_genes=n_genes, bidirectional=bidirectional, block=block, **opts
         )
     if name == "mambapy":
         from mambapy.mamba import Mamba, MambaConfig

@@ -5,6 +5,7 @@ import os
 
 import mgi.config
 from mgi.config import keys
+from mgi.tables import data_terms
 
 # Defaults and checks from the schema (src/mgi/config/config.schema.yaml): one source for the
 # workflow and the `mgi` commands. A bad key stops here with a message naming it.
@@ -61,34 +62,17 @@ wildcard_constraints:
 def imaging_source():
     """The imaging input: the fetched kaggle_3m folder or the sheet made from the BraTS zip
     (imaging.source); else kaggle_3m's root folder; for NIfTI the user's sample sheet, else the
-    user's root folder (files found by imaging.patterns), else the demo's sheet."""
+    user's root folder (files found by imaging.patterns), else the demo's sheet. The keys
+    were checked together by mgi.config.check (validate, above; `mgi config show` too).
+    """
     im = config["imaging"]
-    needs = {"kaggle": "kaggle_3m", "brats_tcga_lgg": "nifti"}.get(im["source"])
-    if needs and im["format"] != needs:
-        raise ValueError(
-            f"config: imaging.source: {im['source']} needs imaging.format: {needs}"
-        )
     if im["source"] == "kaggle":
         return KAGGLE_3M
     if im["source"] == "brats_tcga_lgg":
-        if not im["brats"]["zip"]:
-            raise ValueError(
-                "config: imaging.brats.zip is required with imaging.source: brats_tcga_lgg"
-            )
         return f"{BRATS_DIR}/sheet.tsv"
     if im["format"] == "kaggle_3m":
-        if not im["root"]:
-            raise ValueError(
-                "config: imaging.root is required with imaging.format: kaggle_3m"
-            )
         return im["root"]
-    if im["sheet"] or im["root"]:
-        return im["sheet"] or im["root"]
-    if DEMO:
-        return DEMO_SHEET
-    raise ValueError(
-        "config: imaging.sheet or imaging.root is required with source: gdc and format: nifti"
-    )
+    return im["sheet"] or im["root"] or DEMO_SHEET
 
 
 def imaging_table():

@@ -95,10 +95,46 @@ if CV:
             "../workflow/scripts/evaluate_pool.py"
 
 
+if len(FT_SEEDS) > 1:
+
+    # finetune.seeds beyond the first: scored (and with cv pooled) under evaluate/seed{seed}/
+    use rule evaluate_run as evaluate_run_seed with:
+        input:
+            predictions=f"{FINETUNE_DIR}/seed{{seed}}/{{run}}/predictions.npz",
+            store=STORE_FILES,
+            split=SPLIT,
+        output:
+            per_patient=f"{FOLD_EVALUATE_DIR}/seed{{seed}}/{{run}}/per_patient.csv",
+            summary=f"{FOLD_EVALUATE_DIR}/seed{{seed}}/{{run}}/summary.json",
+        log:
+            f"{FOLD_LOGS}/evaluate/seed{{seed}}/{{run}}.log",
+        benchmark:
+            f"{FOLD_LOGS}/evaluate/seed{{seed}}/{{run}}.bench.tsv"
+        wildcard_constraints:
+            run="[A-Za-z0-9_-]+",
+            seed="|".join(FT_SEEDS[1:]),
+
+    if CV:
+
+        use rule evaluate_pool as evaluate_pool_seed with:
+            input:
+                per_patient=per_fold(
+                    f"{FOLD_EVALUATE_DIR}/seed{{seed}}/{{run}}/per_patient.csv"
+                ),
+            output:
+                per_patient=f"{EVALUATE_DIR}/seed{{seed}}/{{run}}/per_patient.csv",
+                summary=f"{EVALUATE_DIR}/seed{{seed}}/{{run}}/summary.json",
+            log:
+                "logs/evaluate/seed{seed}/{run}.pool.log",
+            wildcard_constraints:
+                run="[A-Za-z0-9_-]+",
+                seed="|".join(FT_SEEDS[1:]),
+
+
 rule evaluate_table1:
     input:
-        summaries=expand(f"{EVALUATE_DIR}/{{run}}/summary.json", run=table1_runs()),
-        per_patient=expand(f"{EVALUATE_DIR}/{{run}}/per_patient.csv", run=table1_runs()),
+        summaries=expand(f"{EVALUATE_DIR}/{{run}}/summary.json", run=table1_rows()),
+        per_patient=table1_per_patient(),
     output:
         csv=report(
             f"{TABLES_DIR}/table1.csv",
@@ -107,6 +143,12 @@ rule evaluate_table1:
         ),
         md=f"{TABLES_DIR}/table1.md",
         json=f"{TABLES_DIR}/table1.json",
+        tex=report(
+            f"{TABLES_DIR}/table1.tex",
+            caption="../report/table1_tex.rst",
+            category="Tables",
+        ),
+        folds=f"{TABLES_DIR}/table1_folds.csv",
     log:
         "logs/evaluate/table1.log",
     localrule: True
@@ -117,8 +159,10 @@ rule evaluate_table1:
         mem_mb=1000,
         runtime=5,
     params:
-        runs=table1_runs(),
+        runs=table1_rows(),
+        seeds={r: [int(s) for s in run_seeds(r)] for r in table1_rows()},
         bootstrap=keys.bootstrap(config),
+        terms=data_terms(config),
     script:
         "../workflow/scripts/evaluate_table1.py"
 
@@ -187,4 +231,5 @@ TARGETS += [
     for stem in ("table1", "ablation", "retrieval")
     for ext in ("csv", "md", "json")
 ]
+TARGETS += [f"{TABLES_DIR}/table1.tex", f"{TABLES_DIR}/table1_folds.csv"]
 TARGETS += per_fold(f"{FOLD_EVALUATE_DIR}/{{run}}/nifti", run=NIFTI_RUNS)

@@ -34,8 +34,35 @@ rule pretrain_train:
         "../workflow/scripts/pretrain_train.py"
 
 
+if len(PRE_SEEDS) > 1:
+
+    # pretrain.seeds beyond the first: the same job under results/pretrain/seed{seed}/
+    use rule pretrain_train as pretrain_train_seed with:
+        output:
+            model=f"{PRETRAIN_DIR}/seed{{seed}}/{{encoder}}/model.pt",
+            metrics=f"{PRETRAIN_DIR}/seed{{seed}}/{{encoder}}/metrics.csv",
+            retrieval=f"{PRETRAIN_DIR}/seed{{seed}}/{{encoder}}/retrieval.csv",
+        log:
+            f"{FOLD_LOGS}/pretrain/seed{{seed}}/{{encoder}}.log",
+        benchmark:
+            f"{FOLD_LOGS}/pretrain/seed{{seed}}/{{encoder}}.bench.tsv"
+        wildcard_constraints:
+            encoder="|".join(pretrain_encoders()),
+            seed="|".join(PRE_SEEDS[1:]),
+        params:
+            ckpt_dir=f"{PRETRAIN_DIR}/seed{{seed}}/{{encoder}}/checkpoints",
+            pretrain=lambda wildcards: keys.pretrain(config, wildcards.seed),
+            model=lambda wildcards: keys.pretrain_model(config, wildcards.encoder),
+
+
 TARGETS += per_fold(
     f"{PRETRAIN_DIR}/{{encoder}}/{{file}}",
+    encoder=pretrain_encoders(),
+    file=["model.pt", "metrics.csv", "retrieval.csv"],
+)
+TARGETS += per_fold(
+    f"{PRETRAIN_DIR}/seed{{seed}}/{{encoder}}/{{file}}",
+    seed=PRE_SEEDS[1:],
     encoder=pretrain_encoders(),
     file=["model.pt", "metrics.csv", "retrieval.csv"],
 )

@@ -113,6 +113,11 @@ rule probe_table2:
         ),
         md=f"{TABLES_DIR}/table2.md",
         json=f"{TABLES_DIR}/table2.json",
+        tex=report(
+            f"{TABLES_DIR}/table2.tex",
+            caption="../report/table2_tex.rst",
+            category="Tables",
+        ),
     log:
         "logs/probe/table2.log",
     localrule: True
@@ -126,6 +131,9 @@ rule probe_table2:
         features=PROBE["features"],
         slices=PROBE_SLICES,
         bootstrap=keys.bootstrap(config),
+        # the probe reads the first seeds' models
+        model_seeds={"pretrain": int(PRE_SEEDS[0]), "finetune": int(FT_SEEDS[0])},
+        terms=data_terms(config),
     script:
         "../workflow/scripts/probe_table2.py"
 
@@ -152,5 +160,5 @@ rule report_table2:
         "../workflow/scripts/report_table2.py"
 
 
-TARGETS += [f"{TABLES_DIR}/table2.{ext}" for ext in ("csv", "md", "json")]
+TARGETS += [f"{TABLES_DIR}/table2.{ext}" for ext in ("csv", "md", "json", "tex")]
 TARGETS += [f"{FIGURES_DIR}/table2_auroc.png", LABELS]

@@ -86,6 +86,30 @@ rule report_dice_boxplot:
         "../workflow/scripts/report_boxplot.py"
 
 
+# The spread over folds and seeds: each method x fold x seed mean Dice (table1_folds.csv).
+rule report_fold_boxplot:
+    input:
+        f"{TABLES_DIR}/table1_folds.csv",
+    output:
+        report(
+            f"{FIGURES_DIR}/dice_folds.png",
+            caption="../report/dice_folds.rst",
+            category="Segmentation",
+            subcategory="folds and seeds",
+        ),
+    log:
+        "logs/report/dice_folds.log",
+    localrule: True
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../workflow/scripts/report_fold_boxplot.py"
+
+
 rule report_overlays:
     input:
         # one model's test patients (cv: the first fold's)
@@ -146,6 +170,7 @@ TARGETS += [
     f"{FIGURES_DIR}/training_curves.png",
     f"{FIGURES_DIR}/pretrain_curves.png",
     f"{FIGURES_DIR}/overlays.png",
+    f"{FIGURES_DIR}/dice_folds.png",
     f"{FIGURES_DIR}/qc",
 ]
 TARGETS += [f"{FIGURES_DIR}/dice_{m}.png" for m in ("dice", "dice_slice_all")]

@@ -18,9 +18,32 @@ TRAIN_INPUTS = {
     "split": SPLIT,
 }
 
-if config["finetune"]["gene_encoder"] not in config["pretrain"]["gene_encoders"]:
+# finetune.gene_encoder in pretrain.gene_encoders: checked by mgi.config.check (common.smk)
+
+# Seeds (README, "Seeds"): each (method, fold, seed) is one fine-tuning job. The first seed of
+# finetune.seeds / pretrain.seeds writes the plain paths; any other seed s writes under
+# seed{s}/ beside them, so adding a seed trains only the new jobs. Pre-training: one seed
+# shared by every fine-tuning seed, or one per fine-tuning seed (paired in order).
+FT_SEEDS = [str(s) for s in config["finetune"]["seeds"]]
+PRE_SEEDS = [str(s) for s in config["pretrain"]["seeds"]]
+if len(PRE_SEEDS) not in (1, len(FT_SEEDS)):
     raise ValueError(
-        "config: finetune.gene_encoder must be one of pretrain.gene_encoders"
+        "config: pretrain.seeds must hold one seed (shared by every fine-tuning seed) or"
+        f" one per finetune.seeds entry (paired in order); got {PRE_SEEDS} for {FT_SEEDS}"
+    )
+
+
+def seed_dir(directory, seed, seeds):
+    """``directory`` for the first of ``seeds``, else ``directory``/seed{seed}."""
+    return directory if str(seed) == seeds[0] else f"{directory}/seed{seed}"
+
+
+def pretrain_seed(finetune_seed):
+    """The pre-training seed a fine-tuning seed starts from."""
+    return (
+        PRE_SEEDS[0]
+        if len(PRE_SEEDS) == 1
+        else PRE_SEEDS[FT_SEEDS.index(finetune_seed)]
     )
 
 
@@ -32,6 +55,16 @@ def pretrain_encoders():
 def table1_runs():
     """The seven Table-1 methods, baselines first."""
     return BASELINES + ["image_only", "mgi", "mgi_shuffled"]
+
+
+# finetune.gene_dropout > 0: mgi also predicts its test patients without genes (Table 1's row
+# `mgi (no genes at test)`), scored as the pseudo-run mgi_no_genes
+NO_GENES = config["finetune"]["gene_dropout"] > 0
+
+
+def table1_rows():
+    """Table 1's runs, plus mgi_no_genes when mgi trains with gene dropout."""
+    return table1_runs() + (["mgi_no_genes"] if NO_GENES else [])
 
 
 def ablation_runs():
@@ -53,5 +86,23 @@ def finetune_pretrained(wildcards):
     if run in BASELINES:
         return {}
     encoder = run[4:] if run.startswith("mgi-") else config["finetune"]["gene_encoder"]
-    path = f"{PRETRAIN_DIR}/{encoder}/model.pt"  # cv: the run's own fold's pre-training
+    pre = seed_dir(
+        PRETRAIN_DIR, pretrain_seed(wildcards.get("seed", FT_SEEDS[0])), PRE_SEEDS
+    )
+    path = f"{pre}/{encoder}/model.pt"  # cv: the run's own fold's pre-training
     return {"pretrained": path.format(fold=wildcards.get("fold", ""))}
+
+
+def run_seeds(run):
+    """The fine-tuning seeds of ``run``: all for Table 1's runs, the first for the others."""
+    return FT_SEEDS if run in table1_runs() else FT_SEEDS[:1]
+
+
+def table1_per_patient():
+    """Every Table-1 row's pooled per-patient CSVs (EVALUATE_DIR: evaluate.smk), run by run,
+    seed by seed."""
+    return [
+        f"{seed_dir(EVALUATE_DIR, s, FT_SEEDS)}/{r}/per_patient.csv"
+        for r in table1_rows()
+        for s in run_seeds(r)
+    ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+SMALL_CONFIG = REPO / ".ci" / "slurm" / "demo-small.yaml"  # the demo, shrunk for tests
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +34,31 @@ def tiny_demo(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "cohort"
     spec = DemoSpec(patients=6, genes=600, slices=8, size=32, module_genes=50, seed=3)
     return synthesize(spec, out)
+
+
+@pytest.fixture(scope="session")
+def finished_demo(tmp_path_factory) -> Path:
+    """The demo DAG, shrunk by .ci/slurm/demo-small.yaml, run to the end once per test session
+    (in a copy of the workflow) and shared by every test that reads a finished run: the SLURM
+    comparison, bundles, tables. Under pytest-xdist the first worker that asks builds it and the
+    others wait for it (a file lock in the session's shared temporary folder). Read-only for the
+    tests: a test that changes it must work in a copy."""
+    from filelock import FileLock
+    from slurm_cluster import SnakemakeRun, copy_workflow
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # shared by the workers of this session
+    work = root / "finished-demo"
+    done = root / "finished-demo.rc"
+    with FileLock(str(root / "finished-demo.lock")):
+        if not done.exists():
+            env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+            run = SnakemakeRun(copy_workflow(work, SMALL_CONFIG), "--cores", "2", env=env)
+            run.proc.wait(timeout=1200)
+            run.poll()
+            done.write_text(f"{run.returncode}\n{run.out}")
+    returncode, out = done.read_text().split("\n", 1)
+    if returncode != "0":
+        pytest.fail(f"the shared finished demo failed; see {out}:\n{Path(out).read_text()[-3000:]}")
+    return work

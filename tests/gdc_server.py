@@ -1,22 +1,39 @@
-"""A local stand-in for the GDC API on 127.0.0.1, speaking its real response shapes.
+"""A local stand-in for the GDC API on 127.0.0.1, as strict as its documentation.
 
-``/status``; ``POST /files``, ``/cases``, ``/ssm_occurrences`` and ``/cnv_occurrences`` (JSON
-``filters``/``fields``/``expand``/``size``/``from``; hits projected to the dotted ``fields`` like
-the GDC does, ``pagination`` with count/total/size/from/sort/page/pages). The occurrence endpoints
-(and ``/files``, ``/cases`` with ``apply_filters``) keep only the documents that match the
-request's ``filters`` (``and``/``or``, ``in``/``=``/``!=``/``exclude``, ``<``/``<=``/``>``/``>=`` on
-dotted fields, lists walked: any element matches, as on the GDC); ``GET /data/{id}`` with
-``Content-Disposition`` and ``Range`` (206 + ``Content-Range``). Faults are queued per file id
-(``"429"``, ``"503"``, ``"drop"`` = close the connection half-way through the body,
-``"corrupt"``, ``"ignore_range"``) or for the search endpoints (``api_faults``). Every request is
-recorded.
-Used by tests/test_gdc*.py and benchmarks/gdc_download.py.
+Sources (GDC API Users Guide, https://docs.gdc.cancer.gov/API/Users_Guide/): "Search and
+Retrieval" (request body ``filters``/``fields``/``expand``/``size``/``from``/``sort``, ``sort`` as
+``<field>:asc``; answer ``{"data": {"hits", "pagination"}, "warnings"}``), "Appendix A: Available
+Fields" (file and case fields), "Data Analysis" (``/ssm_occurrences``, ``/cnv_occurrences``, their
+``ssm.*``/``cnv.*``/``case.*`` fields; the occurrence index mappings of NCI-GDC/gdc-models), the
+API release notes (known issue FEAT-120: unsorted search results may come back in a different
+order on every request), and "Downloading Files" (``/data/{id}``, ``Range``).
+
+- ``/status``; ``POST /files``, ``/cases``, ``/ssm_occurrences``, ``/cnv_occurrences``.
+- Only documented fields (:data:`DOCUMENTED`): a document holding another field is a bug of the
+  test (``ValueError``); a request naming one in ``fields``, ``filters`` or ``sort`` gets HTTP 400
+  (stricter than the GDC, whose answer to an unknown field is not documented). No
+  ``available_variation_data`` on ``/cases``: the guide lists it only on occurrences.
+- ``fields=`` is honoured: a hit holds ``id`` and the fields asked for, nothing else; ``expand``
+  adds whole documented sub-documents.
+- ``filters`` are evaluated on every endpoint: ``and``/``or``, ``in``/``=``/``!=``/``exclude``,
+  ``<``/``<=``/``>``/``>=`` on dotted fields (lists walked: any element matches); fields may carry
+  the ``<endpoint>.`` prefix (``files.data_type``). Another op is a 400.
+- Without ``sort`` the matching documents come back in a fresh random order on every request
+  (FEAT-120), so paging an unsorted query drops and repeats hits; with ``sort`` they are ordered
+  by that field (ties in random order).
+- ``GET /data/{id}`` with ``Content-Disposition`` and ``Range`` (206 + ``Content-Range``). Faults
+  are queued per file id (``"429"``, ``"503"``, ``"drop"`` = close the connection half-way through
+  the body, ``"corrupt"``, ``"ignore_range"``) or for the search endpoints (``api_faults``).
+  Every request is recorded.
+
+Used by tests/test_gdc*.py, tests/test_imaging_fetch.py and benchmarks/gdc_download.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 import socket
 import threading
 import uuid
@@ -56,8 +73,55 @@ class Body:
         return bytes(out)
 
 
+# Fields each endpoint serves, filters and sorts on: the API Users Guide's Appendix A ("File
+# Fields", "Case Fields") for /files and /cases; for the occurrence endpoints the fields the
+# guide's "Data Analysis" examples use plus the gdc-models ssm_occurrence_centric /
+# cnv_occurrence_centric mappings. Only the fields the pipeline's tests need are listed.
+_CASE_OF_OCCURRENCE = {
+    "case.case_id",
+    "case.submitter_id",
+    "case.project.project_id",
+    "case.available_variation_data",  # documented here, on occurrences, not on /cases
+}
+DOCUMENTED: dict[str, set[str]] = {
+    "files": {
+        "file_id", "file_name", "md5sum", "file_size", "state", "access", "data_type",
+        "data_category", "data_format", "analysis.workflow_type", "cases.case_id",
+        "cases.submitter_id", "cases.project.project_id", "cases.samples.submitter_id",
+        "cases.samples.sample_type",
+    },
+    "cases": {
+        "case_id", "submitter_id", "project.project_id",
+        *(f"demographic.{f}" for f in (
+            "gender", "race", "ethnicity", "vital_status", "days_to_death", "year_of_birth")),
+        *(f"diagnoses.{f}" for f in (
+            "age_at_diagnosis", "primary_diagnosis", "tumor_grade", "morphology",
+            "tissue_or_organ_of_origin", "days_to_last_follow_up", "classification_of_tumor",
+            "diagnosis_is_primary_disease")),
+    },
+    "ssm_occurrences": {
+        "ssm_occurrence_id", *_CASE_OF_OCCURRENCE, "ssm.ssm_id", "ssm.chromosome",
+        "ssm.consequence.transcript.transcript_id", "ssm.consequence.transcript.gene.symbol",
+        "ssm.consequence.transcript.aa_change", "ssm.consequence.transcript.is_canonical",
+    },
+    "cnv_occurrences": {
+        "cnv_occurrence_id", *_CASE_OF_OCCURRENCE, "cnv.cnv_id", "cnv.cnv_change",
+        "cnv.cnv_change_5_category", "cnv.chromosome", "cnv.start_position", "cnv.end_position",
+        "cnv.gene_level_cn", "cnv.ncbi_build", "cnv.consequence.gene.gene_id",
+        "cnv.consequence.gene.symbol",
+    },
+}  # fmt: skip
+EXPANDABLE = {"cases": {"demographic", "diagnoses"}}  # the guide's expand example for /cases
+
+
+class BadRequest(ValueError):
+    """What the stand-in answers with HTTP 400."""
+
+
 @dataclass
 class FakeFile:
+    """One ``/files`` document: the guide's "File Fields" (Appendix A), its ``cases`` nested."""
+
     file_id: str
     file_name: str
     body: Body
@@ -65,6 +129,10 @@ class FakeFile:
     case_submitter_id: str
     sample_submitter_id: str
     sample_type: str = "Primary Tumor"
+    project_id: str = "TCGA-LGG"
+    data_type: str = "Gene Expression Quantification"
+    workflow_type: str = "STAR - Counts"
+    access: str = "open"
 
     def hit(self) -> dict[str, Any]:
         """The full ``/files`` document (projected to the asked fields when served)."""
@@ -75,18 +143,40 @@ class FakeFile:
             "md5sum": self.body.md5,
             "file_size": self.body.size,
             "state": "released",
-            "access": "open",
-            "data_type": "Gene Expression Quantification",
+            "access": self.access,
+            "data_type": self.data_type,
+            "analysis": {"workflow_type": self.workflow_type},
             "cases": [
                 {
                     "case_id": self.case_id,
                     "submitter_id": self.case_submitter_id,
+                    "project": {"project_id": self.project_id},
                     "samples": [
                         {"submitter_id": self.sample_submitter_id, "sample_type": self.sample_type}
                     ],
                 }
             ],
         }
+
+
+def profile_file(k: int, barcode: str, data_type: str, project_id: str = "TCGA-LGG") -> FakeFile:
+    """A case's ``Masked Somatic Mutation`` or ``Gene Level Copy Number`` file (tiny body)."""
+    fid = str(uuid.UUID(int=(1 << 64) + k, version=4))
+    workflow = {
+        "Masked Somatic Mutation": "Aliquot Ensemble Somatic Variant Merging and Masking",
+        "Gene Level Copy Number": "ASCAT3",
+    }[data_type]
+    return FakeFile(
+        file_id=fid,
+        file_name=f"{fid}.{'maf.gz' if 'Mutation' in data_type else 'gene_level_copy_number.tsv'}",
+        body=Body(f"{barcode} {data_type}\n".encode()),
+        case_id=f"uuid-{barcode}",
+        case_submitter_id=barcode,
+        sample_submitter_id=f"{barcode}-01A",
+        project_id=project_id,
+        data_type=data_type,
+        workflow_type=workflow,
+    )
 
 
 def star_counts(k: int, genes: int = 600) -> bytes:
@@ -128,6 +218,32 @@ def _copy(src: Any, dst: dict, parts: list[str]) -> None:
             _copy(s, d, parts[1:])
     else:
         _copy(src[key], dst.setdefault(key, {}), parts[1:])
+
+
+def leaves(doc: Any, prefix: str = "") -> set[str]:
+    """The dotted paths of ``doc``'s leaf values (lists walked)."""
+    if isinstance(doc, list):
+        return {p for item in doc for p in leaves(item, prefix)}
+    if isinstance(doc, dict) and doc:
+        return {p for k, v in doc.items() for p in leaves(v, f"{prefix}{k}.")}
+    return {prefix.rstrip(".")}
+
+
+def check_documented(endpoint: str, docs: list[dict]) -> None:
+    """Raise ``ValueError`` if a test put an undocumented field in a served document."""
+    for doc in docs:
+        extra = leaves({k: v for k, v in doc.items() if k != "id"}) - DOCUMENTED[endpoint]
+        if extra:
+            raise ValueError(f"fake GDC /{endpoint}: undocumented fields {sorted(extra)}")
+
+
+def _known(endpoint: str, name: str, what: str) -> str:
+    """``name`` without the ``<endpoint>.`` prefix; ``BadRequest`` if it is not documented."""
+    field = name.removeprefix(f"{endpoint}.")
+    documented = DOCUMENTED[endpoint]
+    if field not in documented and not any(d.startswith(f"{field}.") for d in documented):
+        raise BadRequest(f"/{endpoint}: unrecognized {what} field {name!r}")
+    return field
 
 
 def project(doc: dict, fields: str, expand: str) -> dict:
@@ -188,7 +304,20 @@ def matches(doc: dict, filters: dict | None, endpoint: str = "") -> bool:
         return hit
     if op in ("!=", "exclude"):
         return not hit
-    raise ValueError(f"fake GDC: filter op {op!r} not supported")
+    raise BadRequest(f"filter op {op!r} not supported")
+
+
+def filter_fields(filters: dict | None) -> list[str]:
+    """Every field a GDC filter names."""
+    if not filters:
+        return []
+    if filters["op"].lower() in ("and", "or"):
+        return [f for part in filters["content"] for f in filter_fields(part)]
+    return [filters["content"]["field"]]
+
+
+def _sort_key(value: Any) -> tuple:
+    return (0, value) if isinstance(value, int | float) else (1, str(value))
 
 
 def send_json(handler: BaseHTTPRequestHandler, code: int, payload: Any, headers=None) -> None:
@@ -228,10 +357,12 @@ class FakeGDC(BackgroundServer):
     requests: list[dict] = field(default_factory=list)
     ssm_occurrences: list[dict] = field(default_factory=list)
     cnv_occurrences: list[dict] = field(default_factory=list)
-    apply_filters: bool = False  # filter /files and /cases too (the occurrences always are)
+    seed: int = 0  # of the random order of unsorted answers (a fresh one on every request)
+    page_cap: int | None = None  # serve at most this many hits a page: tiny data, many pages
 
     def __post_init__(self) -> None:
         self.by_id = {f.file_id: f for f in self.files}
+        self.rng = random.Random(self.seed)
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
@@ -247,17 +378,33 @@ class FakeGDC(BackgroundServer):
             "ssm_occurrences": lambda: self.ssm_occurrences,
             "cnv_occurrences": lambda: self.cnv_occurrences,
         }[endpoint]()
-        if self.apply_filters or endpoint not in ("files", "cases"):
-            docs = [d for d in docs if matches(d, body.get("filters"), endpoint)]
+        check_documented(endpoint, docs)
+        fields = [_known(endpoint, f, "fields") for f in body.get("fields", "").split(",") if f]
+        for name in filter_fields(body.get("filters")):
+            _known(endpoint, name, "filter")
+        expand = [e for e in body.get("expand", "").split(",") if e]
+        if set(expand) - EXPANDABLE.get(endpoint, set()):
+            raise BadRequest(f"/{endpoint}: cannot expand {expand}")
+        docs = [d for d in docs if matches(d, body.get("filters"), endpoint)]
+        with self.lock:  # FEAT-120: no sort, no stable order
+            docs = self.rng.sample(docs, len(docs))
+        for part in reversed([p for p in str(body.get("sort", "")).split(",") if p]):
+            name, _, direction = part.partition(":")
+            path = _known(endpoint, name, "sort").split(".")
+            docs.sort(
+                key=lambda d, path=path: _sort_key(min(field_values(d, path), default="")),
+                reverse=direction == "desc",
+            )
         size, start = int(body.get("size", 10)), int(body.get("from", 0))
-        hits = [project(d, body.get("fields", ""), body.get("expand", "")) for d in docs]
+        size = min(size, self.page_cap or size)
+        hits = [project(d, ",".join(fields), ",".join(expand)) for d in docs]
         page = hits[start : start + size]
         pagination = {
             "count": len(page),
             "total": len(hits),
             "size": size,
             "from": start,
-            "sort": "",
+            "sort": body.get("sort", ""),
             "page": start // size + 1,
             "pages": max(1, -(-len(hits) // size)),
         }
@@ -299,7 +446,11 @@ def _handler(gdc: FakeGDC) -> type[BaseHTTPRequestHandler]:
                 return self._fault(fault)
             if endpoint not in SEARCH_ENDPOINTS:
                 return self._json(404, {"message": f"no endpoint {endpoint}"})
-            self._json(200, gdc.search(endpoint, body))
+            try:
+                answer = gdc.search(endpoint, body)
+            except BadRequest as err:
+                return self._json(400, {"message": str(err)})
+            self._json(200, answer)
 
         def do_GET(self) -> None:
             self._record()

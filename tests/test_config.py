@@ -198,6 +198,35 @@ def test_cli_defaults_come_from_the_schema(command, section):
         required += ["--run", "unet"]
     args = vars(build_parser().parse_args([command, *required]))
     defaults = mgi.config.defaults(section)
-    for key in ("epochs", "lr", "weight_decay", "warmup_epochs", "batch_size", "seed"):
+    for key in ("epochs", "lr", "weight_decay", "warmup_epochs", "batch_size"):
         assert args[key] == defaults[key], f"mgi {command} --{key}"
+    assert args["seed"] == defaults["seeds"][0]  # one job trains one of the seeds
     assert json.loads(args["model_json"]) == mgi.config.defaults("model")
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"imaging": {"source": "brats_tcga_lgg", "format": "nifti"}},  # no brats.zip
+        {"imaging": {"source": "kaggle", "format": "nifti"}},
+        {"finetune": {"gene_encoder": "transformer"}, "pretrain": {"gene_encoders": ["mlp"]}},
+        {"source": "gdc", "imaging": {"sheet": None, "root": None}},
+    ],
+)
+def test_config_show_and_the_workflow_agree_on_bad_configs(repo, tmp_path, capfd, edit):
+    """One function (mgi.config.check) makes the cross-key checks for both: the line
+    `mgi config show` stops with is the one Snakemake stops with."""
+    from mgi.cli import main
+
+    bad = mgi.config.merge(yaml.safe_load((repo / "config.yaml").read_text()), edit)
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    assert main(["config", "show", "--configfile", str(tmp_path / "bad.yaml")]) == 1
+    err = capfd.readouterr().err
+    assert err.startswith("mgi: error: config: ") and err.count("\n") == 1
+    import snakemake_fork
+
+    run = snakemake_fork.run(
+        tmp_path, "-n", "-s", str(repo / "Snakefile"), "--configfile", str(tmp_path / "bad.yaml")
+    )
+    assert run.returncode != 0
+    assert err.removeprefix("mgi: error: ").strip() in run.stdout + run.stderr

@@ -210,8 +210,13 @@ def test_pip_section_installs_the_project_from_snakemakes_conda_folder(tmp_path,
     assert f"file://{REPO.as_posix()}" in proc.stdout  # the checkout, not a copy elsewhere
 
 
-def test_torch_env_keeps_the_cuda_extra_as_a_comment():
-    assert _commented_pip_lines(REPO / "envs" / "torch.yaml") == [f'-e "${{{ROOT_VAR}}}[cuda]"']
+def test_torch_env_builds_the_cuda_kernel_with_the_script_not_through_pip():
+    """mamba-ssm must compile against the env's own torch (--no-build-isolation): conda's pip
+    section cannot do that, so the file names envs/cuda-extras.sh and lists no mamba-ssm line."""
+    text = (REPO / "envs" / "torch.yaml").read_text()
+    assert _commented_pip_lines(REPO / "envs" / "torch.yaml") == []
+    assert "envs/cuda-extras.sh" in text and "[cuda]" not in text
+    assert (REPO / "envs" / "cuda-extras.sh").stat().st_mode & 0o111  # executable
 
 
 @needs_setuptools

@@ -39,7 +39,12 @@ CASES = [
         "project": {"project_id": "TCGA-LGG"},
         "diagnoses": [{"age_at_diagnosis": 15000, "tumor_grade": "Not Reported"}],
     },
-    {"id": "c3", "case_id": "c3", "submitter_id": "TCGA-CS-4943"},
+    {
+        "id": "c3",
+        "case_id": "c3",
+        "submitter_id": "TCGA-CS-4943",
+        "project": {"project_id": "TCGA-LGG"},
+    },
 ]
 
 
@@ -120,3 +125,74 @@ def test_snakemake_gdc_rules_fill_the_shared_paths(tmp_path, repo):
         assert (tmp_path / "resources/gdc/rnaseq" / row.file_id / row.file_name).is_file()
     assert len(pd.read_parquet(tmp_path / targets[1])) == 3
     assert "not verified" not in (tmp_path / "logs/gdc/download.log").read_text()
+
+
+def _closed_port() -> int:
+    """A local port nothing listens on (bound, then freed: safe under pytest-xdist)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_api_fails_fast_with_one_line(tmp_path):
+    """`mgi gdc cases|status --api-url <closed port>` with the default retry policy: one line,
+    no traceback, exit 1, in < 30 s (both commands run at once)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    url = f"http://127.0.0.1:{_closed_port()}"
+    env = {k: v for k, v in os.environ.items() if k != "MGI_DEBUG"}
+    runs = {
+        "POST /cases": ["cases", "--out", str(tmp_path / "c.parquet")],
+        "GET /status": ["status"],
+    }
+    start = time.monotonic()
+    procs = {
+        where: subprocess.Popen(
+            [sys.executable, "-m", "mgi.cli", "gdc", *args, "--api-url", url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )  # fmt: skip
+        for where, args in runs.items()
+    }
+    for where, proc in procs.items():
+        out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - start
+        assert proc.returncode == 1 and took < 30, (took, err)
+        assert err.splitlines() == [
+            f"mgi: error: GDC API at {url}: unreachable: connection refused ({where}, 3 tries)"
+        ], err
+        assert out == ""
+    assert not (tmp_path / "c.parquet").exists()
+
+
+def test_debug_shows_the_traceback(capfd, monkeypatch):
+    url = f"http://127.0.0.1:{_closed_port()}"
+    fast = ["--backoff", "0.001"]
+    monkeypatch.delenv("MGI_DEBUG", raising=False)
+    assert main(["gdc", "status", "--api-url", url, *fast]) == 1
+    assert "Traceback" not in capfd.readouterr().err
+    assert main(["gdc", "status", "--api-url", url, *fast, "--debug"]) == 1
+    err = capfd.readouterr().err
+    assert "Traceback" in err and err.splitlines()[-1].startswith("mgi: error: GDC API at")
+    monkeypatch.setenv("MGI_DEBUG", "1")
+    assert main(["gdc", "status", "--api-url", url, *fast]) == 1
+    assert "Traceback" in capfd.readouterr().err
+
+
+def test_status_ok_names_the_data_release(capfd):
+    with FakeGDC([]) as gdc:
+        assert main(["gdc", "status", "--api-url", gdc.url]) == 0
+    assert capfd.readouterr().out == f"GDC API at {gdc.url}: OK (Data Release 41.0)\n"
+
+
+def test_bad_input_is_one_line(tmp_path, capfd):
+    missing = tmp_path / "nope.yaml"
+    assert main(["config", "show", "--configfile", str(missing)]) == 1
+    assert capfd.readouterr().err == f"mgi: error: {missing}: config file not found\n"

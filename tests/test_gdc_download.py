@@ -52,6 +52,7 @@ def test_search_pages_through_every_hit_with_the_real_filters():
     assert len(records) == 7 and len({r.file_id for r in records}) == 7
     body = posts[0]["body"]
     assert body["format"] == "json" and body["size"] == 3
+    assert body["sort"] == "file_id:asc"  # the stand-in shuffles unsorted pages (FEAT-120)
     terms = {t["content"]["field"]: t["content"]["value"] for t in body["filters"]["content"]}
     assert terms == {
         "cases.project.project_id": ["TCGA-LGG"],
@@ -227,8 +228,20 @@ def test_search_errors_name_the_endpoint():
     with FakeGDC([]) as gdc:
         client = GDCClient(gdc.url, policy=FAST)
         with pytest.raises(RuntimeError, match=r"/nowhere search: HTTP 404"):
-            list(client.search("nowhere", {}, ["file_id"]))
+            list(client.search("nowhere", {}, ["file_id"], sort="file_id:asc"))
+        with pytest.raises(ValueError, match="sort must be"):
+            list(client.search("files", {}, ["file_id"], sort=""))
         with pytest.raises(RuntimeError, match="no open STAR-Counts files for TCGA-LGG"):
             project_files(client, "TCGA-LGG")
     with pytest.raises(ValueError, match="invalid GDC retry policy"):
         RetryPolicy(tries=0)
+
+
+def test_files_tsv_is_the_same_whatever_order_the_pages_come_in(tmp_path):
+    """Sorted paging (file_id:asc): the stand-in shuffles unsorted answers on every request."""
+    files = fake_files(7)
+    for seed in (1, 2):
+        with FakeGDC(files, seed=seed, page_cap=2) as gdc:
+            download_project(tmp_path / str(seed), api_url=gdc.url, policy=FAST, page_size=2)
+    first, second = ((tmp_path / s / "files.tsv").read_bytes() for s in ("1", "2"))
+    assert first == second and len(first.splitlines()) == 8

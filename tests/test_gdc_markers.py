@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from gdc_server import FakeGDC
+from gdc_server import FakeGDC, fake_files, profile_file
 
 from mgi.cli import main
 from mgi.gdc import GDCClient, RetryPolicy, download_markers, markers_table
-from mgi.gdc.markers import COLUMNS, arm_of
+from mgi.gdc.markers import COLUMNS, SORT, arm_of
 
 LGG, GBM = "TCGA-LGG", "TCGA-GBM"
 FIVE = "cnv_change_5_category"
@@ -26,18 +26,40 @@ PROFILES = {
 }
 
 
+TYPES = {"ssm": "Masked Somatic Mutation", "cnv": "Gene Level Copy Number"}
+
+
 def case_doc(barcode: str, project: str = LGG) -> dict:
+    """A ``/cases`` document: case fields only (no available_variation_data there)."""
     return {
         "case_id": f"uuid-{barcode}",
         "submitter_id": barcode,
         "project": {"project_id": project},
-        "available_variation_data": PROFILES.get(barcode, ["cnv", "ssm"]),
     }
+
+
+def occurrence_case(barcode: str, project: str = LGG) -> dict:
+    """The ``case`` of an occurrence document, which does carry available_variation_data."""
+    return {**case_doc(barcode, project), "available_variation_data": PROFILES.get(barcode, [])}
 
 
 def cases() -> list[dict]:
     docs = [{"id": f"uuid-{b}", **case_doc(b)} for b in PROFILES]
     return docs + [{"id": "uuid-gbm", **case_doc("TCGA-XX-0001", GBM)}]
+
+
+def files() -> list:
+    """Each case's profile files, plus files that must not count: another project's, a
+    controlled one, and an RNA-seq file of the unprofiled case."""
+    out = []
+    for barcode, kinds in PROFILES.items():
+        out += [profile_file(len(out), barcode, TYPES[k]) for k in sorted(kinds)]
+    out.append(profile_file(len(out), "TCGA-XX-0001", TYPES["cnv"], GBM))
+    controlled = profile_file(len(out), "TCGA-AA-0003", TYPES["ssm"])
+    controlled.access = "controlled"
+    rnaseq = fake_files(1)[0]
+    rnaseq.case_submitter_id = "TCGA-AA-0003"
+    return [*out, controlled, rnaseq]
 
 
 def transcript(symbol: str, aa: str, canonical: bool | None, k: int = 0) -> dict:
@@ -51,7 +73,7 @@ def ssm_occurrence(i: int, barcode: str, consequences: list[dict], project: str 
     return {
         "id": f"ssm-occ-{i}",
         "ssm_occurrence_id": f"ssm-occ-{i}",
-        "case": case_doc(barcode, project),
+        "case": occurrence_case(barcode, project),
         "ssm": {"ssm_id": f"ssm-{i}", "chromosome": "chr2", "consequence": consequences},
     }
 
@@ -76,7 +98,7 @@ def cnv_occurrence(
     return {
         "id": f"cnv-occ-{i}",
         "cnv_occurrence_id": f"cnv-occ-{i}",
-        "case": case_doc(barcode, GBM if barcode.startswith("TCGA-XX") else LGG),
+        "case": occurrence_case(barcode, GBM if barcode.startswith("TCGA-XX") else LGG),
         "cnv": {
             "cnv_id": f"cnv-{chromosome}-{start}-{five or change}",
             "cnv_change": change,
@@ -116,14 +138,13 @@ def cnv_occurrences() -> list[dict]:
 
 
 def fake(**kw) -> FakeGDC:
-    """The stand-in serving these cases and occurrences, filtering every endpoint."""
+    """The stand-in serving these files, cases and occurrences."""
     kw.setdefault("retry_after", "0")
     return FakeGDC(
-        [],
+        files(),
         cases=cases(),
         ssm_occurrences=ssm_occurrences(),
         cnv_occurrences=cnv_occurrences(),
-        apply_filters=True,
         **kw,
     )
 
@@ -132,14 +153,22 @@ def client(gdc: FakeGDC, tries: int = 8) -> GDCClient:
     return GDCClient(gdc.url, policy=RetryPolicy(tries=tries, backoff=0.001))
 
 
+class UnsortedClient(GDCClient):
+    """A client that pages without ``sort``, as ours did before (FEAT-120)."""
+
+    def _request(self, method, url, **kwargs):
+        kwargs.get("json", {}).pop("sort", None)
+        return super()._request(method, url, **kwargs)
+
+
 EXPECTED = {
-    # barcode: (idh, idh_mutations, codeletion, loss_1p, loss_19q)
-    "TCGA-AA-0001": ("mutant", "IDH1 R132H", "codeleted", 1.0, 1.0),
-    "TCGA-AA-0002": ("wildtype", None, "non-codeleted", 1.0, 0.0),
-    "TCGA-AA-0003": (None, None, None, None, None),
-    "TCGA-AA-0004": ("mutant", "IDH2 R172K", None, None, None),
-    "TCGA-AA-0005": (None, None, "codeleted", 0.8, 1.0),
-    "TCGA-AA-0006": ("wildtype", "IDH1 G97D", "non-codeleted", 0.0, 0.0),
+    # barcode: (idh, idh_mutations, codeletion, loss_1p, loss_19q, mutation_/copy_number_profiled)
+    "TCGA-AA-0001": ("mutant", "IDH1 R132H", "codeleted", 1.0, 1.0, True, True),
+    "TCGA-AA-0002": ("wildtype", None, "non-codeleted", 1.0, 0.0, True, True),
+    "TCGA-AA-0003": (None, None, None, None, None, False, False),
+    "TCGA-AA-0004": ("mutant", "IDH2 R172K", None, None, None, True, False),
+    "TCGA-AA-0005": (None, None, "codeleted", 0.8, 1.0, False, True),
+    "TCGA-AA-0006": ("wildtype", "IDH1 G97D", "non-codeleted", 0.0, 0.0, True, True),
 }
 
 
@@ -171,8 +200,34 @@ def test_markers_idh_and_codeletion_calls():
     assert {"field": "ssm.consequence.transcript.gene.symbol", "value": ["IDH1", "IDH2"]} in [
         c["content"] for c in ssm
     ]
-    assert "available_variation_data" in bodies["/cases"]["fields"].split(",")
+    profiled = {
+        c["content"]["field"]: c["content"]["value"] for c in bodies["/files"]["filters"]["content"]
+    }
+    assert profiled == {
+        "cases.project.project_id": [LGG],
+        "files.data_type": ["Masked Somatic Mutation", "Gene Level Copy Number"],
+        "files.access": ["open"],
+    }
+    assert "available_variation_data" not in bodies["/cases"]["fields"]
     assert "cnv.cnv_change" in bodies["/cnv_occurrences"]["fields"].split(",")
+    assert {path: body["sort"] for path, body in bodies.items()} == {
+        f"/{endpoint}": key for endpoint, key in SORT.items()
+    }
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_shuffled_pages_need_sort(seed):
+    """The stand-in answers unsorted queries in a fresh random order each time (FEAT-120): a
+    client paging without sort gets wrong markers; ours sorts and gets the right ones."""
+    with fake(seed=seed) as gdc:
+        ours = markers_table(client(gdc), LGG, page_size=2, case_batch=2)
+        unsorted = UnsortedClient(gdc.url, policy=RetryPolicy(backoff=0.001))
+        try:
+            theirs = as_tuples(markers_table(unsorted, LGG, page_size=2, case_batch=2))
+        except RuntimeError as err:  # so many hits lost that a check stops it
+            theirs = str(err)
+    assert as_tuples(ours) == EXPECTED
+    assert theirs != EXPECTED
 
 
 def test_threshold_is_a_parameter():
@@ -220,6 +275,7 @@ def test_retries_a_503_then_succeeds():
             ),
         ),
         ("cases", lambda d: d["cases"][2].pop("submitter_id")),
+        ("files", lambda d: setattr(d["files"][1], "case_submitter_id", "")),
     ],
 )
 def test_malformed_hit_stops_naming_the_endpoint_and_writes_nothing(tmp_path, endpoint, spoil):
@@ -231,17 +287,35 @@ def test_malformed_hit_stops_naming_the_endpoint_and_writes_nothing(tmp_path, en
     assert list(tmp_path.iterdir()) == []  # no output, no temporary left
 
 
-def test_field_not_served_is_an_error_not_unprofiled():
+def test_no_copy_number_file_at_all_is_an_error_not_unprofiled():
     with fake() as gdc:
-        for doc in gdc.cases:
-            doc.pop("available_variation_data")
-        with pytest.raises(RuntimeError, match="available_variation_data"):
+        gdc.files[:] = [f for f in gdc.files if f.data_type != TYPES["cnv"]]
+        with pytest.raises(RuntimeError, match="no open 'Gene Level Copy Number' file"):
             markers_table(client(gdc), LGG)
+
+
+def test_undocumented_fields_are_refused():
+    with fake() as gdc:
+        c = client(gdc, tries=1)
+        with pytest.raises(RuntimeError, match="HTTP 400 .*available_variation_data"):
+            list(
+                c.search(
+                    "cases", {}, ["submitter_id", "available_variation_data"], sort="case_id:asc"
+                )
+            )
+        hits = gdc.search("cases", {"fields": "submitter_id", "size": 100})["data"]["hits"]
+        assert {k for hit in hits for k in hit} == {"id", "submitter_id"}  # fields= honoured
+        bad_op = {"op": "like", "content": {"field": "submitter_id", "value": "TCGA-%"}}
+        with pytest.raises(RuntimeError, match="HTTP 400 .*op 'like'"):
+            list(c.search("cases", bad_op, ["submitter_id"], sort="case_id:asc"))
+        gdc.cases[0]["available_variation_data"] = ["ssm"]
+        with pytest.raises(ValueError, match="undocumented fields"):
+            gdc.search("cases", {"fields": "submitter_id"})
 
 
 def test_failure_after_retries_leaves_nothing(tmp_path):
     out = tmp_path / "markers.parquet"
-    with fake(api_faults=[0, 503, 503]) as gdc:  # /cases passes, /ssm_occurrences fails twice
+    with fake(api_faults=[0, 503, 503]) as gdc:  # /cases passes, /files fails twice
         args = ["gdc", "markers", "--api-url", gdc.url, "--out", str(out)]
         assert main([*args, "--tries", "2", "--backoff", "0.001"]) == 1
     assert list(tmp_path.iterdir()) == []
@@ -255,3 +329,23 @@ def test_cli_rerun_writes_the_same_bytes(tmp_path):
             assert main([*args, "--backoff", "0.001"]) == 0
     assert first.read_bytes() == second.read_bytes()
     assert as_tuples(pd.read_parquet(first)) == EXPECTED
+
+
+def test_status_markers_checks_each_endpoint_once(capfd):
+    with fake() as gdc:
+        assert main(["gdc", "status", "--markers", "--api-url", gdc.url, "--project", LGG]) == 0
+        searched = [r["path"] for r in gdc.requests if r["method"] == "POST"]
+        assert sorted(searched) == sorted(f"/{e}" for e in SORT)  # one request per endpoint
+        assert all(r["body"]["size"] == 1 for r in gdc.requests if r["method"] == "POST")
+        out = capfd.readouterr().out.splitlines()
+        assert out[0] == f"GDC API at {gdc.url}: OK (Data Release 41.0)"
+        assert all(": OK (" in line for line in out[1:]) and len(out) == 5
+        for doc in gdc.cnv_occurrences:  # a release that renamed the field
+            doc["cnv"]["cnv_change_5_category"] = doc["cnv"].pop("cnv_change")
+        assert main(["gdc", "status", "--markers", "--api-url", gdc.url]) == 1
+    out, err = capfd.readouterr()
+    assert "  /cnv_occurrences: FAILED (missing cnv.cnv_change)" in out.splitlines()
+    assert err.splitlines() == [
+        f"mgi: error: GDC API at {gdc.url}: the markers stage's requests fail for {LGG} "
+        "at /cnv_occurrences"
+    ]

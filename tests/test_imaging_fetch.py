@@ -140,15 +140,23 @@ def test_snakemake_paper_config_fetches_the_images_and_splits(repo, tmp_path):
     """configs/tcga-lgg.yaml with no images on disk: GDC and Kaggle stand-ins -> split.tsv,
     stratified on a data.csv column, and Table 2's labels.tsv: IDH and 1p/19q from the GDC's
     mutation and copy-number endpoints, data.csv's columns, each with its source; a rerun has
-    nothing to do."""
+    nothing to do. The GDC stand-in is the strict one: documented fields only, and unsorted
+    pages shuffled on every request, served 3 hits a page so that every query pages."""
     import os
     import subprocess
     import sys
 
     import pandas as pd
     import yaml
-    from gdc_server import FakeGDC, fake_files
-    from test_gdc_markers import GENES_1P, GENES_19Q, cnv_occurrence, ssm_occurrence, transcript
+    from gdc_server import FakeGDC, fake_files, profile_file
+    from test_gdc_markers import (
+        GENES_1P,
+        GENES_19Q,
+        TYPES,
+        cnv_occurrence,
+        ssm_occurrence,
+        transcript,
+    )
 
     config = yaml.safe_load((repo / "configs/tcga-lgg.yaml").read_text())
     folders = [f"TCGA_CS_{4900 + k}_1996090{k}" for k in range(5)]  # the last has no RNA-seq
@@ -157,18 +165,33 @@ def test_snakemake_paper_config_fetches_the_images_and_splits(repo, tmp_path):
             "id": f"c{k}",
             "case_id": f"c{k}",
             "submitter_id": f"TCGA-CS-{4900 + k}",
-            "available_variation_data": ["cnv", "ssm"] if k < 3 else [],  # 4903: not profiled
+            "project": {"project_id": "TCGA-LGG"},
         }
         for k in range(4)
+    ]
+    # profile files: 4900, 4901 both; 4902 mutations only; 4903 copy number only
+    profiled = {4900: "ssm cnv", 4901: "ssm cnv", 4902: "ssm", 4903: "cnv"}
+    profiles = [
+        profile_file(10 * case + i, f"TCGA-CS-{case}", TYPES[kind])
+        for case, kinds in profiled.items()
+        for i, kind in enumerate(kinds.split())
     ]
     idh = [transcript("IDH1", "R132H", True)]
     ssm = [ssm_occurrence(1, "TCGA-CS-4900", idh), ssm_occurrence(2, "TCGA-CS-4902", idh)]
     lost = [("1", g) for g in GENES_1P] + [("19", g) for g in GENES_19Q]
     cnv = [cnv_occurrence(i, "TCGA-CS-4900", c, g, "Loss") for i, (c, g) in enumerate(lost)]
     cnv += [cnv_occurrence(100 + i, "TCGA-CS-4901", "1", g, "Gain") for i, g in enumerate(GENES_1P)]
+    cnv += [cnv_occurrence(200 + i, "TCGA-CS-4903", "1", g, "Loss") for i, g in enumerate(GENES_1P)]
+    # 4902 has no copy-number file: its losses must not make it codeleted
+    cnv += [cnv_occurrence(300 + i, "TCGA-CS-4902", c, g, "Loss") for i, (c, g) in enumerate(lost)]
     with (
         FakeGDC(
-            fake_files(4), cases=cases, retry_after="0", ssm_occurrences=ssm, cnv_occurrences=cnv
+            fake_files(4) + profiles,
+            cases=cases,
+            retry_after="0",
+            ssm_occurrences=ssm,
+            cnv_occurrences=cnv,
+            page_cap=3,
         ) as gdc,  # fmt: skip
         FakeKaggle(archive(kaggle_3m_files(folders)), api_faults=[503]) as kaggle,
     ):
@@ -192,6 +215,7 @@ def test_snakemake_paper_config_fetches_the_images_and_splits(repo, tmp_path):
             "-m",
             "snakemake",
             "results/cohort/split.tsv",
+            "resources/gdc/markers.parquet",
             "results/cohort/labels.tsv",
         ]
         cmd += ["-s", str(repo / "Snakefile"), "--cores", "1", "--directory", str(tmp_path)]
@@ -217,7 +241,18 @@ def test_snakemake_paper_config_fetches_the_images_and_splits(repo, tmp_path):
     assert labels.idh.dropna().to_dict() == {
         "TCGA-CS-4900": "mutant", "TCGA-CS-4901": "wildtype", "TCGA-CS-4902": "mutant"
     }  # fmt: skip
-    assert labels.loc["TCGA-CS-4900", "codeletion_1p19q"] == "codeleted"
+    assert labels.codeletion_1p19q.fillna("NA").to_dict() == {
+        "TCGA-CS-4900": "codeleted", "TCGA-CS-4901": "non-codeleted",
+        "TCGA-CS-4902": "NA", "TCGA-CS-4903": "non-codeleted",  # 4903: 1p lost, 19q kept
+    }  # fmt: skip
+    markers = pd.read_parquet(tmp_path / "resources/gdc/markers.parquet")
+    assert markers.set_index("case_submitter_id")[
+        ["mutation_profiled", "copy_number_profiled"]
+    ].to_dict("index") == {
+        f"TCGA-CS-{c}": {"mutation_profiled": "ssm" in k, "copy_number_profiled": "cnv" in k}
+        for c, k in profiled.items()
+    }
+    assert all("sort" in r["body"] for r in gdc.requests if r["method"] == "POST")
     data_csv = pd.read_csv(tmp_path / "resources/imaging/kaggle/kaggle_3m/data.csv")
     grade = data_csv.set_index(data_csv.Patient.str.replace("_", "-")).neoplasm_histologic_grade
     assert (labels.neoplasm_histologic_grade == grade.loc[labels.index]).all()
@@ -230,3 +265,25 @@ def test_snakemake_paper_config_fetches_the_images_and_splits(repo, tmp_path):
     }
     # the stand-in's cases have no diagnoses: tumor_grade is listed as skipped, not dropped
     assert sources.set_index("label").status.tolist() == ["used"] * 3 + ["skipped"]
+
+
+def test_a_refused_connection_is_a_brief_retry_and_leaves_no_empty_folders(
+    tmp_path, caplog, monkeypatch
+):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv("KAGGLE_API_ENVIRONMENT", "LOCALHOST")
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", "/nonexistent")
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, closed)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    caplog.set_level(logging.WARNING)
+    with pytest.raises(KaggleFetchError, match="gave up after 3 tries \\(connection refused"):
+        fetch_kaggle_3m(tmp_path, SOURCE, policy=RetryPolicy(tries=8, backoff=0.001))
+    assert "retrying" in caplog.text and "resuming" not in caplog.text
+    assert caplog.text.count("connection refused") == 2  # tries 2 and 3 announced
+    assert [p for p in tmp_path.rglob("*")] == []  # no empty .kagglehub/datasets/... folders

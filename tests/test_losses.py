@@ -65,3 +65,19 @@ def test_errors_and_clamp():
     p.data.fill_(-1.0)
     clamp_logit_scale_(p)
     assert p.item() == 0.0
+
+
+@pytest.mark.parametrize("name", ["clip", "mgi_eq1"])
+def test_loss_under_bf16_autocast_equals_fp32(name):
+    """Logits and loss run in float32 with autocast off: at logit scale 100, bf16 logits would
+    be quantised in steps of 0.25-0.5 and the loss off by far more than 1e-4."""
+    g = torch.Generator().manual_seed(0)
+    img = torch.nn.functional.normalize(torch.randn(32, 64, generator=g), dim=-1)
+    gen = torch.nn.functional.normalize(img + 0.5 * torch.randn(32, 64, generator=g), dim=-1)
+    scale = torch.tensor(math.log(100.0))
+    loss = build_loss(name)
+    expected = loss(img, gen, scale)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = loss(img, gen, scale)
+    assert got.dtype == torch.float32
+    assert got.item() == pytest.approx(expected.item(), rel=1e-4)

@@ -100,7 +100,11 @@ def test_segmentation_models(name, batch):
     assert torch.isfinite(logits).all()
     logits.mean().backward()
     assert torch.isfinite(images.grad).all() and images.grad.abs().sum() > 0
-    assert model(images, None).shape == (2, 1, IMG, IMG)
+    if name == "mgi":  # trained with genes only: never predicts silently without them
+        with pytest.raises(ValueError, match="expression vector"):
+            model(images, None)
+    else:
+        assert model(images, None).shape == (2, 1, IMG, IMG)
 
 
 def test_mgi_uses_genes_and_image_only_does_not(batch):

@@ -52,3 +52,24 @@ def test_mask_depends_on_position_for_a_uniform_image():
 def test_decoder_width_must_be_a_multiple_of_16():
     with pytest.raises(ValueError, match="multiple of 16"):
         _decoder(24)
+
+
+def test_encoding_is_float32_under_bf16_autocast_and_cached():
+    torch.manual_seed(0)
+    enc = PositionEmbeddingRandom(8, scale=4.0)
+    fp32 = enc(64, 64).clone()
+    enc._cache.clear()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = enc(64, 64)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, fp32, rtol=0, atol=0)  # bf16 would be ~0.06 rad off
+    assert enc(64, 64) is got  # cached
+
+
+def test_cached_encoding_follows_a_loaded_buffer():
+    torch.manual_seed(0)
+    a, b = PositionEmbeddingRandom(4), PositionEmbeddingRandom(4)
+    before = b(5, 5).clone()
+    b.load_state_dict(a.state_dict())  # in-place copy into the buffer: the cache is stale
+    torch.testing.assert_close(b(5, 5), a(5, 5))
+    assert not torch.equal(b(5, 5), before)

@@ -93,6 +93,16 @@ def test_paired_difference_to_the_random_encoder(setup, tmp_path):
     assert row["source"] == "demo" and row["slices"] == "brain"
     assert "rare (fewer than 2 classes)" in (tmp_path / "table2.md").read_text()
     assert (tmp_path / "table2.json").is_file()
+    # p from the same resamples, Holm over every label x feature set compared
+    from tex_tables import compile_if_possible, parse_tabular
+
+    from mgi.stats import holm
+
+    assert row["p"] < 0.05 and row["p_holm"] >= row["p"]
+    assert table.p_holm.to_numpy() == pytest.approx(holm(table.p.to_numpy()), nan_ok=True)
+    ncols, rows = parse_tabular((tmp_path / "table2.tex").read_text())
+    assert ncols == 6 and len(rows) == 1 + len(table)
+    compile_if_possible(tmp_path / "table2.tex", tmp_path)
     from mgi.report import auroc_plot
 
     assert auroc_plot(tmp_path / "table2.csv", tmp_path / "fig.png").stat().st_size > 1000

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 TRAINING = {"pretrain_train", "finetune_train"}
+GPU = TRAINING | {"preflight"}  # the preflight measures where the training jobs run
 # Rules that run where Snakemake runs: the GDC API and Kaggle (compute nodes often have no
 # internet), and the tiny table, figure and record rules.
 LOCAL = {
@@ -60,7 +61,7 @@ def test_download_and_tiny_rules_are_local(gdc_workflow):
 
 def test_training_rules_ask_for_one_gpu(gdc_workflow):
     for rule in gdc_workflow.rules:
-        assert (rule.resources.get("gpu") == 1) == (rule.name in TRAINING), rule.name
+        assert (rule.resources.get("gpu") == 1) == (rule.name in GPU), rule.name
 
 
 def test_matrix_layout_is_a_param_and_the_h5ad_export_is_opt_in(gdc_workflow):

@@ -2,8 +2,9 @@
 
 The cluster (munged, slurmctld, slurmd; .ci/slurm/) runs as root with a fake GPU GRES, so the
 GPU rules' ``--gpus=1`` submissions are accepted and train on the CPU. The demo is shrunk by
-.ci/slurm/demo-small.yaml; the same config also runs locally (concurrently, in another copy of
-the workflow), and the outputs of the two runs must agree. Skips where SLURM/munge are not
+.ci/slurm/demo-small.yaml; the same config also runs locally (the session's shared finished
+demo, conftest ``finished_demo``, built while the SLURM run goes on), and the outputs of the two
+runs must agree. Skips where SLURM/munge are not
 installed or we are not root, unless MGI_REQUIRE_SLURM=1 (set by .ci/run), where it fails.
 """
 
@@ -67,23 +68,28 @@ def _alive(pid: int) -> bool:
     return not Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"  # zombie: exited
 
 
+class FinishedRun:
+    """The session's shared local run of the same small demo (conftest ``finished_demo``)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+
+    def log(self) -> str:
+        logs = sorted((self.workdir / ".snakemake" / "log").glob("*.snakemake.log"))
+        return logs[-1].read_text() if logs else ""
+
+
 @pytest.fixture(scope="module")
-def runs(cluster, tmp_path_factory):
-    """The same small demo run locally and through SLURM, concurrently: (local, slurm)."""
+def runs(cluster, tmp_path_factory, request):
+    """The same small demo run through SLURM and locally: (local, slurm). The local run is the
+    session's shared finished demo, built (or waited for) while the SLURM run goes on."""
     base = tmp_path_factory.mktemp("runs")
-    local_env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
-    local = SnakemakeRun(copy_workflow(base / "local", SMALL_CONFIG), "--cores", "2", env=local_env)
     slurm = SnakemakeRun(
         copy_workflow(base / "slurm", SMALL_CONFIG), *SLURM_ARGS, env=cluster.env()
     )
-    wait_all([local, slurm], RUN_TIMEOUT)
-    log.info(
-        "cluster up %.1f s; local run %.0f s; SLURM run %.0f s",
-        cluster.start_seconds,
-        local.seconds,
-        slurm.seconds,
-    )
-    assert local.returncode == 0, f"local run failed; see {local.out}:\n{local.output[-3000:]}"
+    local = FinishedRun(request.getfixturevalue("finished_demo"))
+    wait_all([slurm], RUN_TIMEOUT)
+    log.info("cluster up %.1f s; SLURM run %.0f s", cluster.start_seconds, slurm.seconds)
     assert slurm.returncode == 0, f"SLURM run failed; see {slurm.out}:\n{slurm.output[-3000:]}"
     return local, slurm
 
@@ -162,7 +168,8 @@ def test_sigterm_checkpoints_and_the_rerun_resumes(runs, cluster):
     Runs after the comparison, in the SLURM run's folder."""
     _, slurm = runs
     workdir = slurm.workdir
-    (workdir / "long.yaml").write_text("pretrain:\n  epochs: 40\n")  # params change: reruns
+    # epochs: params change, reruns; checkpoint_minutes 0: a checkpoint every epoch to wait for
+    (workdir / "long.yaml").write_text("pretrain:\n  epochs: 40\n  checkpoint_minutes: 0\n")
     target = "results/pretrain/mamba/model.pt"
     ckpts = workdir / "results/pretrain/mamba/checkpoints"
     args = (target, *SLURM_ARGS)

@@ -19,7 +19,7 @@ from mgi.data import read_split
 from mgi.train import finetune as ft
 from mgi.train import pretrain as pt
 from mgi.train.retrieval import topk_accuracy
-from mgi.train.specs import FinetuneSpec, Optim, PretrainSpec
+from mgi.train.specs import FinetuneSpec, Loop, Optim, PretrainSpec
 
 OPT = Optim(epochs=2, lr=1e-2, warmup_epochs=0.5, seed=0, device="cpu")
 
@@ -90,11 +90,11 @@ def _tiny(n_genes):
     return net
 
 
-def _finetune(inputs, out, run, monkeypatch, pretrained=None, **spec):
+def _finetune(inputs, out, run, monkeypatch, pretrained=None, loop=None, **spec):
     monkeypatch.setattr(ft, "build_segmentation_model", lambda r, n_genes, **kw: _seg(n_genes))
     return ft.finetune(*_files(inputs), run=ft.Run.parse(run, "mamba"), pretrained=pretrained,
                        out_dir=out, ckpt_dir=out / "ck", spec=FinetuneSpec(batch_size=4, **spec),
-                       opt=OPT, model={})  # fmt: skip
+                       opt=OPT, model={}, loop=loop)  # fmt: skip
 
 
 def _seg(n_genes):
@@ -130,6 +130,20 @@ def test_mgi_loads_pretrained_and_shuffled_genes_change_predictions(inputs, tmp_
     assert not np.allclose(a, b)  # same seed, same images: only the gene pairing differs
 
 
+def test_two_loader_workers_predict_bit_identically_to_none(inputs, tmp_path, monkeypatch):
+    """Workers load and augment (the default augmentation); gene noise draws in the trainer."""
+    pre = tmp_path / "pre.pt"
+    torch.save({"state_dict": {}}, pre)
+    prob = {}
+    for workers in (0, 2):
+        out = tmp_path / f"w{workers}"
+        _finetune(inputs, out, "mgi", monkeypatch, pretrained=pre, gene_noise=0.3,
+                  loop=Loop(workers=workers))  # fmt: skip
+        prob[workers] = np.load(out / "predictions.npz")["prob"]
+    assert FinetuneSpec().augment.active
+    assert np.array_equal(prob[0], prob[2])
+
+
 def test_run_names():
     assert ft.Run.parse("mgi-mlp", "mamba") == ft.Run("mgi-mlp", "mgi", "mlp", True)
     assert ft.Run.parse("image_only", "mamba").uses_genes is False
@@ -154,7 +168,7 @@ def test_sigterm_during_cli_pretraining_checkpoints_and_exits_nonzero(inputs, tm
            "--matrix", str(inputs["matrix"]), "--zscore", str(inputs["zscore"]),
            "--split", str(inputs["split"]), "--out-dir", str(out), "--epochs", "500",
            "--batch-size", "3", "--device", "cpu", "--threads", "1", "--resume",
-           "--model-json", model]  # fmt: skip
+           "--checkpoint-minutes", "0", "--model-json", model]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**os.environ, "TQDM_DISABLE": "1"})  # fmt: skip
     deadline = time.monotonic() + 60

@@ -9,8 +9,10 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
+from mgi.train import loop as training
 from mgi.train.loop import Optim, Task, cosine_schedule, fit
 from mgi.train.signals import StopRequested
+from mgi.train.specs import Loop
 
 
 class Points(Dataset):
@@ -91,8 +93,10 @@ def test_crash_between_epochs_resumes_from_the_last_epoch_checkpoint(tmp_path):
     def crash():
         raise KeyboardInterrupt  # a kill -9 stand-in: no chance to checkpoint
 
+    every_epoch = Loop(checkpoint_minutes=0)
     with pytest.raises(KeyboardInterrupt):
-        fit(_model(), _task(_interrupt_at(13, crash)), OPT, ckpt_dir=tmp_path / "b", config={})
+        task = _task(_interrupt_at(13, crash))
+        fit(_model(), task, OPT, ckpt_dir=tmp_path / "b", config={}, loop=every_epoch)
     names = sorted(p.name for p in (tmp_path / "b").glob("*.pt"))
     assert names == ["epoch-0001-step-000000.pt", "epoch-0002-step-000000.pt"]  # one per epoch
     resumed = _model()
@@ -130,3 +134,96 @@ def test_diverged_loss_stops_with_a_message(tmp_path):
     task.loss = lambda model, batch: model(batch["x"]).sum() * float("nan")
     with pytest.raises(RuntimeError, match="diverged"):
         fit(_model(), task, OPT, ckpt_dir=tmp_path, config={})
+
+
+def test_checkpoints_by_time_mid_epoch_and_at_the_end_and_resume_the_same(tmp_path, monkeypatch):
+    straight = _model()
+    fit(straight, _task(), OPT, ckpt_dir=tmp_path / "a", config={})
+    assert [p.name for p in (tmp_path / "a").glob("*.pt")] == ["epoch-0004-step-000000.pt"]
+
+    now = {"t": 0.0}  # a fake clock: each step takes 4 minutes; checkpoints every 10
+    monkeypatch.setattr(training, "clock", lambda: now["t"])
+    saved = []
+    real_save = training.checkpoint.save
+
+    def save(folder, state, **kw):
+        saved.append((state["epoch"], state["step"]))
+        return real_save(folder, state, **kw)
+
+    monkeypatch.setattr(training.checkpoint, "save", save)
+
+    def tick(model):
+        now["t"] += 240.0
+
+    def crash(model):
+        tick(model)
+        if len(saved) == 3:  # after the third time checkpoint: a kill -9 stand-in
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(_model(), _task(crash), OPT, ckpt_dir=tmp_path / "b", config={})
+    assert saved == [(0, 3), (1, 1), (1, 4)]  # steps 3, 6, 9 of 5-step epochs: by time only
+    resumed = _model()
+    fit(resumed, _task(tick), OPT, ckpt_dir=tmp_path / "b", config={})
+    assert saved[-1] == (4, 0)  # and at the end
+    torch.testing.assert_close(_weights(resumed), _weights(straight), rtol=0, atol=1e-6)
+
+
+def test_the_loss_is_checked_every_n_steps_not_every_step(tmp_path):
+    task = _task()
+    calls = {"n": 0}
+    inner = task.loss
+
+    def loss(model, batch):
+        calls["n"] += 1
+        out = inner(model, batch)
+        return out * float("nan") if calls["n"] == 2 else out
+
+    task.loss = loss
+    with pytest.raises(RuntimeError, match=r"test: loss is nan \(diverged\); lower the lr"):
+        fit(_model(), task, OPT, ckpt_dir=tmp_path, config={}, loop=Loop(check_every=3))
+    assert calls["n"] == 3  # found at the check after step 3, not at step 2
+
+
+def test_tensorboard_writes_event_files_or_says_in_one_line_that_it_cannot(tmp_path, caplog):
+    import importlib.util
+
+    from mgi.train.watch import MISSING
+
+    folder = tmp_path / "tb"
+    with caplog.at_level("WARNING", logger="mgi.train.watch"):
+        fit(_model(), _task(), OPT, ckpt_dir=tmp_path / "ck", config={},
+            loop=Loop(tensorboard=str(folder), check_every=2))  # fmt: skip
+    if importlib.util.find_spec("tensorboard") is None:
+        assert [r.getMessage() for r in caplog.records] == [MISSING]
+        assert not folder.exists()
+    else:
+        assert list(folder.glob("events.out.tfevents.*"))
+
+
+def test_a_cuda_device_turns_on_cudnn_autotuning_and_tf32(monkeypatch):
+    from mgi.train.loop import pick_device
+
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    before = (cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32)
+    try:
+        cudnn.benchmark = cudnn.allow_tf32 = matmul.allow_tf32 = False
+        pick_device("cpu")
+        assert not cudnn.benchmark and not matmul.allow_tf32
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        assert pick_device("cuda") == torch.device("cuda")
+        assert cudnn.benchmark and cudnn.allow_tf32 and matmul.allow_tf32
+    finally:
+        cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32 = before
+
+
+def test_resume_mid_epoch_with_loader_workers_matches_an_uninterrupted_run(tmp_path):
+    straight = _model()
+    fit(straight, _task(), OPT, ckpt_dir=tmp_path / "a", config={})
+    kill = _interrupt_at(7, lambda: os.kill(os.getpid(), signal.SIGUSR1))  # mid epoch 2
+    two = Loop(workers=2)
+    with pytest.raises(StopRequested):
+        fit(_model(), _task(kill), OPT, ckpt_dir=tmp_path / "b", config={}, loop=two)
+    resumed = _model()
+    fit(resumed, _task(), OPT, ckpt_dir=tmp_path / "b", config={}, loop=two)
+    torch.testing.assert_close(_weights(resumed), _weights(straight), rtol=0, atol=0)

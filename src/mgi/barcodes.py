@@ -29,3 +29,22 @@ def case_barcode(name: str) -> str:
 def is_case_barcode(name: str) -> bool:
     """True if ``name`` contains a TCGA case barcode."""
     return bool(_BARCODE.match(name.strip()))
+
+
+_ANY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def case_key(name: str) -> str:
+    """A patient's id in a sample sheet: its TCGA case barcode if ``name`` holds one (so TCGA
+    images pair with GDC RNA-seq), else ``name`` itself (your own cohort's ids).
+
+    Raises:
+        ValueError: if ``name`` is empty or holds characters other than letters, digits, ``.``,
+        ``_`` and ``-`` (it names files and folders).
+    """
+    name = str(name).strip()
+    if is_case_barcode(name):
+        return case_barcode(name)
+    if not _ANY_ID.match(name):
+        raise ValueError(f"case id {name!r}: use letters, digits, '.', '_' or '-'")
+    return name

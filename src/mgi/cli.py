@@ -23,10 +23,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("config", "the effective config of a run"),
     "demo": ("demo", "the embedded demo cohort"),
     "evaluate": ("evaluate", "metrics, NIfTI write-back and tables"),
+    "export": ("bundle", "a fine-tuned run as a self-contained bundle (zip)"),
     "expression": ("expression", "RNA-seq expression matrix"),
     "finetune": ("train", "segmentation fine-tuning of one run"),
     "gdc": ("gdc", "download RNA-seq and clinical data from the GDC API"),
     "imaging": ("imaging", "fetch images, slice store from NIfTI or kaggle_3m, QC montages"),
+    "predict": ("bundle", "a bundle's models on new patients (a sheet)"),
+    "preflight": ("preflight", "measure the run on this machine before the long run"),
     "pretrain": ("train", "image-gene contrastive pre-training (+ retrieval)"),
     "probe": ("probe", "Table 2: a linear probe of frozen encoders on labels"),
 }
@@ -37,6 +40,9 @@ def _base_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     parser.add_argument("--version", action="version", version=f"mgi {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--log-file", help="also write the log to this file")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (or MGI_DEBUG=1)"
+    )
     return parser, parser.add_subparsers(dest="command", required=True)
 
 
@@ -85,16 +91,31 @@ def _stub_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv  # accepted anywhere on the line, not only before the command
+    argv = [a for a in argv if a != "--debug"]
     args = lazy_parser(argv).parse_args(argv)
     setup_logging(args.log_file, verbose=args.verbose)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
-        # Bad input stops with one clear line (the message names the file and the problem).
-        import logging
+    except (ValueError, OSError, RuntimeError) as err:
+        # Expected failures (bad input or config, network, HTTP; requests' errors are OSErrors)
+        # stop with one line naming the file or URL and the cause; --debug adds the traceback.
+        return report_error(err, debug=debug)
 
-        logging.getLogger("mgi").error("%s", err)
-        return 1
+
+def report_error(err: BaseException, *, debug: bool = False) -> int:
+    """Write ``mgi: error: <one line>`` to stderr (and the log); the traceback with ``debug``."""
+    import logging
+    import os
+    import traceback
+
+    debug = debug or os.environ.get("MGI_DEBUG", "") not in ("", "0")
+    if debug:
+        traceback.print_exception(err)
+    line = " ".join(str(err).split()) or type(err).__name__
+    logging.getLogger("mgi").debug("%s: %s", type(err).__name__, line)
+    sys.stderr.write(f"mgi: error: {line}\n")
+    return 1
 
 
 if __name__ == "__main__":

@@ -11,10 +11,13 @@ dot product is the cosine) and ``logit_scale`` = log(1 / tau), a scalar the mode
   denominator runs over all B^2 pairs (one softmax over the whole similarity matrix, not per
   row/column) and the sum is not averaged, so its value grows with B and its minimum is
   ``B log B`` (all mass equally on the diagonal), not 0.
+
+Both compute in float32 with autocast off, whatever the embeddings' dtype.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -25,14 +28,29 @@ MAX_LOGIT_SCALE = math.log(100.0)
 
 
 def _logits(image_emb: torch.Tensor, gene_emb: torch.Tensor, logit_scale: torch.Tensor):
+    """B x B logits in float32 (call with autocast off: see :func:`_fp32`)."""
     if image_emb.shape != gene_emb.shape or image_emb.dim() != 2:
         raise ValueError(
             f"contrastive loss: embeddings {tuple(image_emb.shape)} and "
             f"{tuple(gene_emb.shape)} must both be (B, E)"
         )
-    return logit_scale.exp() * image_emb @ gene_emb.t()  # B x B, [i, k] = cos(I_i, G_k) / tau
+    image_emb, gene_emb = image_emb.float(), gene_emb.float()
+    return logit_scale.float().exp() * image_emb @ gene_emb.t()  # [i, k] = cos(I_i, G_k) / tau
 
 
+def _fp32(loss: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """Run ``loss`` with autocast off, so logits and loss are float32 whatever the training
+    precision (in bf16, logits at scale 100 are quantised in steps of 0.25-0.5)."""
+
+    @functools.wraps(loss)
+    def wrapped(image_emb, gene_emb, logit_scale):
+        with torch.autocast(image_emb.device.type, enabled=False):
+            return loss(image_emb, gene_emb, logit_scale)
+
+    return wrapped
+
+
+@_fp32
 def clip_loss(
     image_emb: torch.Tensor, gene_emb: torch.Tensor, logit_scale: torch.Tensor
 ) -> torch.Tensor:
@@ -42,6 +60,7 @@ def clip_loss(
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels)) / 2
 
 
+@_fp32
 def mgi_eq1_loss(
     image_emb: torch.Tensor, gene_emb: torch.Tensor, logit_scale: torch.Tensor
 ) -> torch.Tensor:

@@ -152,6 +152,12 @@ def bootstrap_ci(
 
 def _percentile_ci(data, statistic, n_resamples: int, confidence: float, seed: int):
     """scipy.stats.bootstrap percentile interval, resampling the (paired) rows of ``data``."""
+    low, high, _ = _bootstrap(data, statistic, n_resamples, confidence, seed)
+    return low, high
+
+
+def _bootstrap(data, statistic, n_resamples: int, confidence: float, seed: int):
+    """``(low, high, resampled statistics)`` of scipy.stats.bootstrap's percentile interval."""
     from scipy.stats import bootstrap
 
     res = bootstrap(
@@ -165,7 +171,7 @@ def _percentile_ci(data, statistic, n_resamples: int, confidence: float, seed: i
         rng=np.random.default_rng(seed),
     )
     low, high = res.confidence_interval
-    return float(low), float(high)
+    return float(low), float(high), np.asarray(res.bootstrap_distribution)
 
 
 def paired_difference(
@@ -192,10 +198,22 @@ def paired_difference(
         only = sorted(set(a.index) ^ set(b.index))
         raise ValueError(f"paired difference: the runs hold different test patients: {only}")
     diff = (a - b.loc[a.index]).to_numpy(float)
+    return paired_test(diff, n_resamples=n_resamples, confidence=confidence, seed=seed)[:3]
+
+
+def paired_test(
+    diff, *, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float, float, float]:
+    """Per-patient differences ``diff`` -> ``(mean, ci_low, ci_high, p)``: the percentile
+    bootstrap CI of the mean resampling patients, and the two-sided p-value of "mean 0" from
+    the same resamples (:func:`mgi.stats.bootstrap_p`). NaN CI and p for fewer than 2 patients."""
+    from mgi.stats import bootstrap_p
+
+    diff = np.asarray(diff, dtype=float)
     if len(diff) < 2:
-        return float(np.mean(diff)), float("nan"), float("nan")
-    low, high = _percentile_ci((diff,), np.mean, n_resamples, confidence, seed)
-    return float(np.mean(diff)), low, high
+        return float(np.mean(diff)), float("nan"), float("nan"), float("nan")
+    low, high, resampled = _bootstrap((diff,), np.mean, n_resamples, confidence, seed)
+    return float(np.mean(diff)), low, high, bootstrap_p(resampled)
 
 
 def summarise(

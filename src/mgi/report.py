@@ -74,6 +74,32 @@ def dice_boxplot(
     return _save(fig, out)
 
 
+def fold_boxplot(folds_csv: str | Path, out: str | Path) -> Path:
+    """Box plot per method of its fold x seed mean Dice (``table1_folds.csv``), one dot each,
+    the seeds told apart by marker."""
+    table = read_csv_columns(folds_csv, {"method", "fold", "seed", "dice"})
+    if table.empty:
+        raise ValueError(f"{folds_csv}: no method x fold x seed row to plot")
+    methods = list(dict.fromkeys(table["method"]))
+    fig = Figure(figsize=(1.1 * len(methods) + 2, 3.6), layout="constrained")
+    ax = fig.subplots()
+    ax.boxplot([table.dice[table.method == m].to_numpy() for m in methods], showfliers=False)
+    ax.set_xticks(range(1, len(methods) + 1), methods, rotation=30, ha="right")
+    jitter = np.random.default_rng(0)  # fixed: the figure is reproducible
+    seeds = sorted(table.seed.unique())
+    for k, s in enumerate(seeds):
+        part = table[table.seed == s]
+        x = part.method.map({m: i for i, m in enumerate(methods, start=1)}).to_numpy(float)
+        ax.plot(x + jitter.uniform(-0.15, 0.15, len(x)), part.dice, "os^vD"[k % 5], color="k",
+                alpha=0.6, label=f"seed {s}")  # fmt: skip
+    folds = table.fold.nunique()
+    ax.set(ylabel="mean dice of a fold's test patients", ylim=(-0.02, 1.02),
+           title=f"dice per fold ({folds}) x seed ({len(seeds)})")  # fmt: skip
+    if len(seeds) > 1:
+        ax.legend(fontsize="x-small")
+    return _save(fig, out)
+
+
 def pick_patients(per_patient: pd.DataFrame, metric: str = "dice") -> dict[str, str]:
     """``{"best", "median", "worst"}`` -> case_id by ``metric`` (median: the middle-ranked)."""
     ranked = per_patient.sort_values([metric, "case_id"], ascending=[False, True])

@@ -5,13 +5,15 @@ from pathlib import Path
 import torch
 
 from mgi.logsetup import script_logging
+from mgi.models.scan import set_mode
 from mgi.train.finetune import Run, finetune
-from mgi.train.specs import FinetuneSpec, Optim, from_mapping
+from mgi.train.specs import FinetuneSpec, Loop, Optim, from_mapping
 
 script_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
+set_mode(snakemake.config["model"]["genes"]["scan"])  # which scan: a runtime knob
 cfg = snakemake.params.finetune  # what this run reads (its cache key: mgi.config.keys)
-knobs = snakemake.config["finetune"]  # device and predict_batch change no result
+knobs = snakemake.config["finetune"]  # device, predict_batch, workers, checkpoints: no result
 finetune(
     Path(snakemake.input.index).parent,  # the slice store folder
     snakemake.input.matrix,
@@ -25,4 +27,11 @@ finetune(
     opt=from_mapping(Optim, cfg, device=knobs["device"]),
     model=snakemake.params.model,
     resume=True,  # a rerun after SIGTERM (time limit, pre-emption) continues from the checkpoint
+    loop=Loop(  # scheduler keys: they change no result
+        workers=knobs["workers"],
+        checkpoint_minutes=knobs["checkpoint_minutes"],
+        tensorboard=str(Path(snakemake.log[0]).with_suffix(".tensorboard"))
+        if knobs["tensorboard"]
+        else "",
+    ),
 )

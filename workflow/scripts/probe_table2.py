@@ -13,4 +13,6 @@ write_table2(
     features_order=snakemake.params.features,
     **snakemake.params.bootstrap,
     config=snakemake.config,
+    model_seeds=snakemake.params.model_seeds,
+    data_terms=snakemake.params.terms,
 )

@@ -43,8 +43,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_markers)
 
-    p = gdc_sub.add_parser("status", help="check that the API answers")
-    _common(p, project=False)
+    p = gdc_sub.add_parser(
+        "status",
+        help="check that the API answers (--markers: and serves what the markers stage reads)",
+    )
+    _common(p)
+    p.add_argument(
+        "--markers",
+        action="store_true",
+        help="one small live request per endpoint of the markers stage; checks its fields",
+    )
     p.set_defaults(func=_status)
 
 
@@ -86,7 +94,26 @@ def _markers(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    """``GDC API at URL: OK (Data Release ...)``; unreachable: one error line, exit 1."""
+    import sys
+
     from mgi.gdc import GDCClient, read_token
 
-    GDCClient(args.api_url, token=read_token(args.token_file), policy=_policy(args)).status()
+    client = GDCClient(args.api_url, token=read_token(args.token_file), policy=_policy(args))
+    answer = client.status()
+    release = str(answer.get("data_release") or "data release unknown")
+    state = answer.get("status", "OK")
+    sys.stdout.write(f"GDC API at {client.api_url}: {state} ({release})\n")
+    if not args.markers:
+        return 0
+    from mgi.gdc.check import check_markers_api
+
+    checks = check_markers_api(client, args.project)
+    sys.stdout.write("".join(c.line() + "\n" for c in checks))
+    failed = [f"/{c.endpoint}" for c in checks if not c.ok]
+    if failed:
+        raise RuntimeError(
+            f"GDC API at {client.api_url}: the markers stage's requests fail for {args.project} "
+            f"at {', '.join(failed)}"
+        )
     return 0

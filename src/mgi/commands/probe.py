@@ -32,8 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="model.pt whose ViT is applied (pre-trained or fine-tuned)")
     p.add_argument("--image-json", default=json.dumps(defaults("model")["image"]),
                    help="model.image options (image_pretrained_random)")  # fmt: skip
-    p.add_argument("--seed", type=int, default=defaults("pretrain")["seed"],
-                   help="pretrain.seed: the random ViT's initialisation")  # fmt: skip
+    p.add_argument("--seed", type=int, default=defaults("pretrain")["seeds"][0],
+                   help="pretrain.seeds[0]: the random ViT's initialisation")  # fmt: skip
     p.add_argument("--matrix", help="expression matrix.parquet (genes)")
     p.add_argument("--zscore", help="zscore.parquet of the training patients (genes)")
     p.add_argument("--pool", default=d["pool"], choices=["token", "mean"])

@@ -1,9 +1,9 @@
 """``mgi pretrain`` and ``mgi finetune``: the training stages from the command line.
 
 Both take the pipeline's files (slice store, expression matrix, z-score statistics, split), write
-their outputs atomically, checkpoint every epoch into ``--ckpt-dir`` and, with ``--resume``,
-continue from the newest checkpoint of the same run. SIGTERM/SIGUSR1 write a checkpoint and exit
-with ``128 + signal``.
+their outputs atomically, checkpoint every ``--checkpoint-minutes`` into ``--ckpt-dir`` and, with
+``--resume``, continue from the newest checkpoint of the same run. SIGTERM/SIGUSR1 write a
+checkpoint and exit with ``128 + signal``.
 """
 
 from __future__ import annotations
@@ -53,7 +53,19 @@ def _common(p: argparse.ArgumentParser, section: str) -> None:
         help="model options (config `model:`) as JSON; keys not given take the schema's",
     )
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's choice)")
-    _add_fields(p, Optim, defaults(section))
+    knobs = defaults(section)
+    p.add_argument(
+        "--workers", type=int, default=knobs["workers"], help="DataLoader worker processes"
+    )
+    p.add_argument(
+        "--checkpoint-minutes", type=float, default=knobs["checkpoint_minutes"],
+        help="minutes between checkpoints (0: after every epoch); also on SIGTERM/USR1, at the end",
+    )  # fmt: skip
+    p.add_argument(
+        "--tensorboard", default="", metavar="DIR",
+        help="write TensorBoard event files to DIR (needs the tensorboard extra)",
+    )  # fmt: skip
+    _add_fields(p, Optim, {**knobs, "seed": knobs["seeds"][0]})  # one job: one of the seeds
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -93,14 +105,19 @@ def _setup(args: argparse.Namespace):
     from mgi.config import defaults, merge
 
     model = merge(defaults("model"), json.loads(args.model_json))  # partial JSON: schema fills
+    from mgi.models.scan import set_mode
+
+    set_mode(model["genes"]["scan"])  # which code runs the Mamba scan (a runtime knob)
     return from_mapping(Optim, vars(args)), model, ckpt
 
 
 def _stoppable(train, args: argparse.Namespace, **kwargs) -> int:
     """Run ``train`` on the common inputs; a SIGTERM/SIGUSR1 stop returns its exit code."""
     from mgi.train.signals import StopRequested
+    from mgi.train.specs import Loop
 
     opt, model, ckpt = _setup(args)
+    loop = Loop(args.workers, args.checkpoint_minutes, tensorboard=args.tensorboard)
     try:
         train(
             args.store,
@@ -112,6 +129,7 @@ def _stoppable(train, args: argparse.Namespace, **kwargs) -> int:
             opt=opt,
             model=model,
             resume=args.resume,
+            loop=loop,
             **kwargs,
         )
     except StopRequested as stop:

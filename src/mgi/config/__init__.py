@@ -66,13 +66,41 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     if error is not None:
         where = ".".join(map(str, error.absolute_path)) or "(top level)"
         raise ConfigError(f"config: {where}: {error.message}")
+    check(config)
+    return config
+
+
+def check(config: dict[str, Any]) -> None:
+    """The checks across keys that the schema cannot state; the one place the workflow
+    (rules/common.smk, through :func:`validate`) and ``mgi config show`` both run them.
+    Raises :class:`ConfigError` naming the keys."""
     if config["split"]["scheme"] == "cv" and config["split"]["folds"] < 2:
         raise ConfigError("config: split.folds: scheme cv needs at least 2 folds")
     if config["finetune"]["select"] == "val_dice" and config["split"]["val_fraction"] == 0:
         raise ConfigError(
             "config: finetune.select: val_dice needs validation patients (split.val_fraction > 0)"
         )
-    return config
+    if config["finetune"]["gene_encoder"] not in config["pretrain"]["gene_encoders"]:
+        raise ConfigError("config: finetune.gene_encoder must be one of pretrain.gene_encoders")
+    im = config["imaging"]
+    needs = {"kaggle": "kaggle_3m", "brats_tcga_lgg": "nifti"}.get(im["source"])
+    if needs and im["format"] != needs:
+        raise ConfigError(f"config: imaging.source: {im['source']} needs imaging.format: {needs}")
+    if im["source"] == "brats_tcga_lgg" and not im["brats"]["zip"]:
+        raise ConfigError(
+            "config: imaging.brats.zip is required with imaging.source: brats_tcga_lgg"
+        )
+    if im["source"] == "local" and im["format"] == "kaggle_3m" and not im["root"]:
+        raise ConfigError("config: imaging.root is required with imaging.format: kaggle_3m")
+    if (
+        im["source"] == "local"
+        and im["format"] == "nifti"
+        and not (im["sheet"] or im["root"])
+        and config["source"] != "demo"
+    ):
+        raise ConfigError(
+            "config: imaging.sheet or imaging.root is required with source: gdc and format: nifti"
+        )
 
 
 def defaults(*section: str) -> Any:

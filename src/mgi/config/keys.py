@@ -13,8 +13,18 @@ from __future__ import annotations
 
 from typing import Any
 
-# Runtime knobs: never part of a cache key (see the module docstring).
-SCHEDULER = ("threads", "mem_mb", "runtime", "device")
+# Runtime knobs: never part of a cache key (see the module docstring). ``model.genes.scan``
+# (which implementation runs the Mamba scan: the same math) is one too, read by the training
+# scripts (mgi.models.scan.set_mode).
+SCHEDULER = (
+    "threads",
+    "mem_mb",
+    "runtime",
+    "device",
+    "workers",  # DataLoader processes: the same batches (mgi.train.loader)
+    "checkpoint_minutes",
+    "tensorboard",
+)
 
 # The gene-encoder options each encoder reads (mgi.models.registry builds from these).
 GENE_ENCODER_OPTIONS: dict[str, tuple[str, ...]] = {
@@ -100,13 +110,27 @@ def bootstrap(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def gene_model(config: dict[str, Any], encoder: str) -> dict[str, Any]:
-    """The ``model.genes`` options ``encoder`` reads."""
-    return _pick(config["model"]["genes"], GENE_ENCODER_OPTIONS[encoder])
+    """The ``model.genes`` options ``encoder`` reads: Mamba's ``block`` (with the ``heads`` a
+    mamba2 block splits its width into) only where it is not the default mamba1, so runs made
+    before the key existed keep their cache. ``scan`` is a runtime knob (the same math)."""
+    genes = config["model"]["genes"]
+    out = _pick(genes, GENE_ENCODER_OPTIONS[encoder])
+    if encoder == "mamba" and genes["block"] != "mamba1":
+        out.update(block=genes["block"], heads=genes["heads"])
+    return out
 
 
-def pretrain(config: dict[str, Any]) -> dict[str, Any]:
-    """Pre-training settings (the encoder is the job's wildcard; which encoders run is not)."""
-    return _pick(config["pretrain"], PRETRAIN_KEYS)
+def seeded(section: dict[str, Any], seed: int | None) -> dict[str, Any]:
+    """``section`` with ``seed``: the given one (a job's), else the first of its ``seeds``. A
+    job's key holds the one seed it trains with, where ``seed`` stood before ``seeds`` existed,
+    so the first seed's jobs keep their cache."""
+    return {**section, "seed": section["seeds"][0] if seed is None else int(seed)}
+
+
+def pretrain(config: dict[str, Any], seed: int | None = None) -> dict[str, Any]:
+    """Pre-training settings of one seed (default: the first of ``pretrain.seeds``); the
+    encoder is the job's wildcard, and which encoders or seeds run is not in the key."""
+    return _pick(seeded(config["pretrain"], seed), PRETRAIN_KEYS)
 
 
 def pretrain_model(config: dict[str, Any], encoder: str) -> dict[str, Any]:
@@ -124,17 +148,20 @@ def run_encoder(config: dict[str, Any], run: str) -> str | None:
     return config["finetune"]["gene_encoder"]
 
 
-def finetune(config: dict[str, Any], run: str) -> dict[str, Any]:
-    """The fine-tuning settings ``run`` reads: the shared budget, plus ``head_lr_mult`` and
-    ``gene_encoder`` for runs that start from pre-training, ``gene_noise`` for runs that read
-    genes, ``shuffle_seed`` for the negative control."""
-    section = config["finetune"]
+def finetune(config: dict[str, Any], run: str, seed: int | None = None) -> dict[str, Any]:
+    """The fine-tuning settings ``run`` reads with fine-tuning seed ``seed`` (default: the first
+    of ``finetune.seeds``): the shared budget, plus ``head_lr_mult`` and ``gene_encoder`` for
+    runs that start from pre-training, ``gene_noise`` for runs that read genes,
+    ``shuffle_seed`` for the negative control."""
+    section = seeded(config["finetune"], seed)
     out = _pick(section, FINETUNE_COMMON)
     encoder = run_encoder(config, run)
     if encoder is not None:
         out.update(head_lr_mult=section["head_lr_mult"], gene_encoder=encoder)
     if run.startswith("mgi"):  # mgi, mgi_shuffled, mgi-<encoder>
         out["gene_noise"] = section["gene_noise"]
+        if section["gene_dropout"] > 0:  # only when on: runs made before the key keep their cache
+            out["gene_dropout"] = section["gene_dropout"]
     if run == "mgi_shuffled":
         out["shuffle_seed"] = section["shuffle_seed"]
     return out
@@ -155,6 +182,31 @@ def finetune_model(config: dict[str, Any], run: str) -> dict[str, Any]:
     return {"image": m["image"], "fusion": m["fusion"], "genes": gene_model(config, encoder)}
 
 
+def bundle(config: dict[str, Any]) -> dict[str, Any]:
+    """What a bundle records besides its inputs: the threshold, the expression measure, and
+    where the training data came from (the data licence, the model card's cohort)."""
+    im = config["imaging"]
+    return {
+        "source": config["source"],
+        "imaging": _pick(im, ("source", "format", "sheet", "root")),
+        "expression": {"measure": config["expression"]["measure"]},
+        "evaluate": {"threshold": config["evaluate"]["threshold"]},
+        "split": {"scheme": config["split"]["scheme"]},
+        "gdc": {"project": config["gdc"]["project"]},
+    }
+
+
+def external_sheet(path: str) -> str:
+    """The SHA-256 of an external cohort's sheet: its content is part of the cache key."""
+    import hashlib
+    from pathlib import Path
+
+    sheet = Path(path)
+    if not sheet.is_file():
+        raise FileNotFoundError(f"{sheet}: external sheet not found (config external)")
+    return hashlib.sha256(sheet.read_bytes()).hexdigest()
+
+
 def probe_labels(config: dict[str, Any]) -> dict[str, Any]:
     """Which labels Table 2 reads and when one is scorable."""
     return _pick(config["probe"], ("labels", "min_per_class", "max_missing"))
@@ -165,7 +217,7 @@ def probe_embed(config: dict[str, Any]) -> dict[str, Any]:
     ViT's options and seed when ``image_pretrained_random`` is probed."""
     out = _pick(config["probe"], ("brain_share", "pool"))
     if "image_pretrained_random" in config["probe"]["features"]:
-        out.update(image=config["model"]["image"], seed=config["pretrain"]["seed"])
+        out.update(image=config["model"]["image"], seed=config["pretrain"]["seeds"][0])
     return out
 
 

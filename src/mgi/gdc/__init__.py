@@ -7,7 +7,7 @@ the parts are :mod:`~mgi.gdc.client` (HTTP, retries), :mod:`~mgi.gdc.query` (whi
 """
 
 from mgi.gdc.cases import clinical_table, write_clinical
-from mgi.gdc.client import DEFAULT_API_URL, GDCClient, RetryPolicy, read_token
+from mgi.gdc.client import DEFAULT_API_URL, GDCClient, GDCError, RetryPolicy, read_token
 from mgi.gdc.download import download_all, download_file, md5_of, target_path
 from mgi.gdc.markers import markers_table, write_markers
 from mgi.gdc.project import api_options, download_clinical, download_markers, download_project
@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_API_URL",
     "FileRecord",
     "GDCClient",
+    "GDCError",
     "RetryPolicy",
     "api_options",
     "clinical_table",

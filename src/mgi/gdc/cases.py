@@ -86,7 +86,12 @@ def clinical_table(client, project: str, *, page_size: int = 500) -> pd.DataFram
     missing: Counter = Counter()
     rows = []
     for hit in client.search(
-        "cases", project_filter(project), CASE_FIELDS, expand=EXPAND, page_size=page_size
+        "cases",
+        project_filter(project),
+        CASE_FIELDS,
+        sort="case_id:asc",
+        expand=EXPAND,
+        page_size=page_size,
     ):
         row = case_row(hit, missing)
         if row is not None:

@@ -3,15 +3,20 @@
 Three open search endpoints of the GDC API ("Data Analysis" in the API Users Guide,
 https://docs.gdc.cancer.gov/API/Users_Guide/Data_Analysis/), all paged like ``/cases``:
 
-``/cases`` (which cases were profiled), with ``fields=submitter_id,available_variation_data``::
+``/cases`` (every case of the project), ``fields=case_id,submitter_id``, sorted by ``case_id``.
 
-    {"id": ..., "submitter_id": "TCGA-CS-4941", "available_variation_data": ["cnv", "ssm"]}
+``/files`` (which cases were profiled): the project's open files of ``data_type``
+``Masked Somatic Mutation`` (the per-aliquot somatic MAFs: the case was profiled for mutations)
+and ``Gene Level Copy Number`` (profiled for copy number), ``fields=file_id,data_type,
+cases.submitter_id``, sorted by ``file_id``::
 
-``available_variation_data`` lists the variation data the GDC indexed for the case (``"ssm"``,
-``"cnv"``); the API guide filters ``case.available_variation_data`` with these two values on
-``/cnv_occurrences`` and shows it on a case document, and the GDC portal filters cases by
-``available_variation_data`` = ``ssm``. A case without ``ssm`` was not profiled for mutations, so
-no IDH occurrence says nothing about it (null, never wildtype); likewise ``cnv`` for 1p/19q.
+    {"id": ..., "file_id": ..., "data_type": "Masked Somatic Mutation",
+     "cases": [{"submitter_id": "TCGA-CS-4941"}]}
+
+A case without a mutation file gets no IDH value (null, never "wildtype"); one without a
+copy-number file no 1p/19q value (null, never "non-codeleted"). ``/cases`` has no field that says
+this: ``available_variation_data`` exists only on occurrence documents (``case.*``) and in the
+portal's GraphQL, not in the API guide's case fields.
 
 ``/ssm_occurrences`` (one somatic mutation in one case), filtered by ``case.project.project_id``
 and ``ssm.consequence.transcript.gene.symbol`` in IDH1, IDH2::
@@ -59,7 +64,16 @@ from mgi.gdc.cases import project_filter
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["case_submitter_id", "idh", "idh_mutations", "codeletion_1p19q", "loss_1p", "loss_19q"]
+COLUMNS = [
+    "case_submitter_id",
+    "idh",
+    "idh_mutations",
+    "codeletion_1p19q",
+    "loss_1p",
+    "loss_19q",
+    "mutation_profiled",  # the case has an open Masked Somatic Mutation file
+    "copy_number_profiled",  # ... an open Gene Level Copy Number file
+]
 IDH_GENES = ("IDH1", "IDH2")
 # WHO CNS5 "IDH-mutant" means the hotspots IDH1 R132 / IDH2 R172; other IDH variants are listed
 # in idh_mutations but do not make a case mutant.
@@ -67,7 +81,17 @@ HOTSPOTS = {"IDH1": "R132", "IDH2": "R172"}
 CENTROMERES = {"1": (121_700_000, 125_100_000), "19": (24_200_000, 28_100_000)}  # GRCh38 acen
 ARMS = {"1p": ("1", "p"), "19q": ("19", "q")}
 LOSSES = {"Loss", "Homozygous Deletion"}  # cnv_change is "Loss" for both; 5-category splits them
-CASE_FIELDS = ["submitter_id", "available_variation_data"]
+CASE_FIELDS = ["case_id", "submitter_id"]
+# /files data_type -> the profile a file of that type proves
+PROFILE_TYPES = {"Masked Somatic Mutation": "ssm", "Gene Level Copy Number": "cnv"}
+FILE_FIELDS = ["file_id", "data_type", "cases.submitter_id"]
+# every paged query sorts on its endpoint's unique key (FEAT-120: unsorted pages are unstable)
+SORT = {
+    "cases": "case_id:asc",
+    "files": "file_id:asc",
+    "ssm_occurrences": "ssm_occurrence_id:asc",
+    "cnv_occurrences": "cnv_occurrence_id:asc",
+}
 SSM_FIELDS = [
     "case.submitter_id",
     "ssm.ssm_id",
@@ -128,30 +152,61 @@ def _case_of(endpoint: str, hit: dict[str, Any]) -> str:
     return str(barcode)
 
 
-def case_profiles(client, project: str, *, page_size: int = 500) -> dict[str, frozenset[str]]:
-    """``{barcode: available_variation_data}`` for every case of ``project`` (``/cases``)."""
-    profiles: dict[str, frozenset[str]] = {}
-    reported = 0
-    for hit in client.search("cases", project_filter(project), CASE_FIELDS, page_size=page_size):
+def project_cases(client, project: str, *, page_size: int = 500) -> list[str]:
+    """Every case barcode of ``project`` (``/cases``), sorted."""
+    barcodes: set[str] = set()
+    hits = client.search(
+        "cases", project_filter(project), CASE_FIELDS, sort=SORT["cases"], page_size=page_size
+    )
+    for hit in hits:
         barcode = hit.get("submitter_id")
         if not barcode:
             raise _malformed("cases", hit, "no submitter_id")
-        data = hit.get("available_variation_data")
-        if data is not None:
-            reported += 1
-            if isinstance(data, str):
-                data = [data]
-            if not isinstance(data, list):
-                raise _malformed("cases", hit, "available_variation_data is not a list")
-        profiles.setdefault(str(barcode), frozenset(map(str, data or [])))
-    if not profiles:
+        barcodes.add(str(barcode))
+    if not barcodes:
         raise RuntimeError(f"GDC {client.api_url}: no cases for project {project}")
-    if not reported:  # absent everywhere: the field is not served, not "nothing profiled"
+    return sorted(barcodes)
+
+
+def profile_filters(project: str) -> dict[str, Any]:
+    """GDC filter for ``project``'s open mutation and gene-level copy-number files."""
+    return _and(
+        _in("cases.project.project_id", [project]),
+        _in("files.data_type", PROFILE_TYPES),
+        _in("files.access", ["open"]),
+    )
+
+
+def case_profiles(client, project: str, *, page_size: int = 500) -> dict[str, frozenset[str]]:
+    """``{barcode: {"ssm", "cnv"}}``: the profiles each case of ``project`` has a file of.
+
+    Cases with no such file are absent. Raises if the project has no file of one of the types
+    at all (a renamed data type would otherwise make every case unprofiled).
+    """
+    profiles: dict[str, set[str]] = {}
+    seen = dict.fromkeys(PROFILE_TYPES.values(), 0)
+    hits = client.search(
+        "files", profile_filters(project), FILE_FIELDS, sort=SORT["files"], page_size=page_size
+    )
+    for hit in hits:
+        kind = PROFILE_TYPES.get(hit.get("data_type"))
+        cases = hit.get("cases")
+        if kind is None or not isinstance(cases, list):
+            raise _malformed("files", hit, "no known data_type or no cases list")
+        seen[kind] += 1
+        for case in cases:
+            barcode = (case or {}).get("submitter_id")
+            if not barcode:
+                raise _malformed("files", hit, "no cases.submitter_id")
+            profiles.setdefault(str(barcode), set()).add(kind)
+    missing = [t for t, kind in PROFILE_TYPES.items() if not seen[kind]]
+    if missing:
         raise RuntimeError(
-            f"GDC {client.api_url} /cases: no case of {project} has available_variation_data; "
-            "cannot tell profiled cases from unprofiled ones"
+            f"GDC {client.api_url} /files: no open {' or '.join(map(repr, missing))} file for "
+            f"{project}; cannot tell profiled cases from unprofiled ones"
         )
-    return profiles
+    log.info("GDC %s: profiled files: %s", project, seen)
+    return {barcode: frozenset(kinds) for barcode, kinds in profiles.items()}
 
 
 def ssm_label(hit: dict[str, Any]) -> str:
@@ -178,7 +233,10 @@ def idh_mutations(client, project: str, *, page_size: int = 500) -> dict[str, se
         _in("ssm.consequence.transcript.gene.symbol", IDH_GENES),
     )
     found: dict[str, set[str]] = {}
-    for hit in client.search("ssm_occurrences", filters, SSM_FIELDS, page_size=page_size):
+    hits = client.search(
+        "ssm_occurrences", filters, SSM_FIELDS, sort=SORT["ssm_occurrences"], page_size=page_size
+    )
+    for hit in hits:
         found.setdefault(_case_of("ssm_occurrences", hit), set()).add(ssm_label(hit))
     log.info("GDC %s: IDH1/IDH2 mutations in %d cases", project, len(found))
     return found
@@ -244,7 +302,14 @@ def cnv_arm_losses(
             _in("case.submitter_id", batch),
             arms_filter(),
         )
-        for hit in client.search("cnv_occurrences", filters, CNV_FIELDS, page_size=page_size):
+        hits = client.search(
+            "cnv_occurrences",
+            filters,
+            CNV_FIELDS,
+            sort=SORT["cnv_occurrences"],
+            page_size=page_size,
+        )
+        for hit in hits:
             barcode = _case_of("cnv_occurrences", hit)
             arm, key, is_loss = _cnv_gene(hit)
             if not arm or barcode not in wanted:
@@ -276,7 +341,21 @@ def markers_table(
     """One row per case of ``project``: IDH status and 1p/19q co-deletion (see module doc)."""
     if not 0 < threshold <= 1:
         raise ValueError(f"co-deletion threshold must be in (0, 1], got {threshold}")
-    profiles = case_profiles(client, project, page_size=min(page_size, 500))
+    barcodes = project_cases(client, project, page_size=min(page_size, 500))
+    profiles = dict.fromkeys(barcodes, frozenset())
+    stray_profiles = []
+    for barcode, kinds in case_profiles(client, project, page_size=min(page_size, 500)).items():
+        if barcode in profiles:
+            profiles[barcode] = kinds
+        else:
+            stray_profiles.append(barcode)
+    if stray_profiles:
+        log.warning(
+            "GDC %s: files of %d cases not in /cases ignored: %s",
+            project,
+            len(stray_profiles),
+            sorted(stray_profiles)[:5],
+        )
     mutations = idh_mutations(client, project, page_size=page_size)
     cnv_cases = sorted(c for c, data in profiles.items() if "cnv" in data)
     totals, losses = cnv_arm_losses(
@@ -294,7 +373,7 @@ def markers_table(
         if any(_is_hotspot(m) for m in found):
             idh = "mutant"
             if "ssm" not in data:
-                log.warning("GDC %s: %s has IDH mutations but no 'ssm' data", project, barcode)
+                log.warning("GDC %s: %s has IDH mutations but no mutation file", project, barcode)
         elif "ssm" in data:
             idh = "wildtype"
             if found:
@@ -308,6 +387,8 @@ def markers_table(
             "codeletion_1p19q": None,
             "loss_1p": None,
             "loss_19q": None,
+            "mutation_profiled": "ssm" in data,
+            "copy_number_profiled": "cnv" in data,
         }
         if "cnv" in data:
             lost = losses.get(barcode, {})

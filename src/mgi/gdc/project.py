@@ -36,7 +36,7 @@ def download_project(
     the files that could not be verified.
     """
     client = GDCClient(api_url, token=read_token(token_file), policy=policy)
-    client.status()
+    log.info("GDC %s: %s", client.api_url, client.status().get("data_release", "OK"))
     records = project_files(client, project, page_size=page_size)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

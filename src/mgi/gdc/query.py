@@ -119,7 +119,10 @@ def file_record(hit: dict[str, Any]) -> FileRecord | None:
 def project_files(client, project: str, *, page_size: int = 500) -> list[FileRecord]:
     """Every open STAR-Counts file of ``project`` (deduplicated by id, sorted by case)."""
     records: dict[str, FileRecord] = {}
-    for hit in client.search("files", rnaseq_filters(project), FILE_FIELDS, page_size=page_size):
+    hits = client.search(
+        "files", rnaseq_filters(project), FILE_FIELDS, sort="file_id:asc", page_size=page_size
+    )
+    for hit in hits:
         record = file_record(hit)
         if record is not None:
             records.setdefault(record.file_id, record)

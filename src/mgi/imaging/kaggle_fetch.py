@@ -30,7 +30,7 @@ from pathlib import Path
 import requests
 
 from mgi.atomic import atomic_path
-from mgi.gdc.client import RetryPolicy
+from mgi.gdc.client import RetryPolicy, describe, is_connection_failure
 from mgi.imaging.kaggle_verify import FOLDER, PATIENTS, find_kaggle_3m, verify_kaggle_3m
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,11 @@ def fetch_kaggle_3m(
     log.info(LICENCE)
     log.info("fetching %s from Kaggle (%s)", source.handle, _credentials_note())
     cache = dest / ".kagglehub"
-    tree = download(source, cache, policy or RetryPolicy())
+    try:
+        tree = download(source, cache, policy or RetryPolicy())
+    except BaseException:
+        prune_empty(cache)  # kagglehub makes its folders before the first byte arrives
+        raise
     try:
         root = find_kaggle_3m(tree)
         summary = verify_kaggle_3m(root, patients=source.patients)
@@ -104,7 +108,9 @@ def download(source: KaggleSource, cache: Path, policy: RetryPolicy) -> Path:
     # kagglehub prints its records to stdout through a handler of its own; they reach the run's
     # log through the root logger like every library's, so that handler is dropped.
     logging.getLogger("kagglehub").handlers.clear()
+    refused = 0  # connection-level failures: only policy.connect_tries, short waits
     for attempt in range(policy.tries):
+        resumes = True
         try:
             with _env("KAGGLEHUB_CACHE", str(cache)):
                 return Path(kagglehub.dataset_download(source.handle))
@@ -122,20 +128,40 @@ def download(source: KaggleSource, cache: Path, policy: RetryPolicy) -> Path:
         ) as err:
             wait = policy.wait(attempt)
             problem = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            if is_connection_failure(err):  # nothing was fetched: nothing to resume
+                refused += 1
+                resumes, problem = False, describe(err)
+                wait = min(wait, 2.0)
+                if refused == policy.connect_tries:
+                    raise KaggleFetchError(
+                        f"Kaggle {source.handle}: gave up after {refused} tries ({problem}; "
+                        "is the network or proxy reachable?)"
+                    ) from None
         if attempt + 1 == policy.tries:
             raise KaggleFetchError(
                 f"Kaggle {source.handle}: gave up after {policy.tries} tries ({problem})"
             )
         log.warning(
-            "Kaggle %s: %s; try %d of %d in %.1f s (resuming)",
+            "Kaggle %s: %s; try %d of %d in %.1f s (%s)",
             source.handle,
             problem,
             attempt + 2,
             policy.tries,
             min(wait, policy.max_wait),
+            "resuming" if resumes else "retrying",
         )
         time.sleep(min(wait, policy.max_wait))
     raise AssertionError("unreachable")
+
+
+def prune_empty(folder: Path) -> None:
+    """Remove the empty folders under ``folder`` (and it, if empty); files are kept."""
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True) + [folder]:
+        if path.is_dir() and not path.is_symlink():
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only succeeds when empty
 
 
 def _fetched_from(folder: Path) -> tuple[str, int] | None:

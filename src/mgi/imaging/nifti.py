@@ -1,9 +1,11 @@
 """NIfTI input: a sample sheet of FLAIR + tumour-mask volumes, read with nibabel.
 
 The sheet is a TSV with columns ``case_id, flair, mask``; relative paths are relative to the
-sheet's folder. Each pair must share shape and affine; both are reoriented to the closest
-canonical (RAS+) orientation before axial slicing, so any scanner orientation (the demo's are
-LPS-like, flipped and anisotropic) gives the same picture orientation in the store.
+sheet's folder. A case id is any id (letters, digits, ``.``, ``_``, ``-``); one holding a TCGA
+barcode is reduced to the case barcode, which pairs it with GDC RNA-seq. Each pair must share
+shape and affine; both are reoriented to the closest canonical (RAS+) orientation before axial
+slicing, so any scanner orientation (the demo's are LPS-like, flipped and anisotropic) gives the
+same picture orientation in the store.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from mgi.barcodes import case_barcode
+from mgi.barcodes import case_key
 from mgi.imaging.volume import Case, binarise, check_finite, volume_to_stack
 
 log = logging.getLogger(__name__)
@@ -27,18 +29,24 @@ SHEET_COLUMNS = ("case_id", "flair", "mask")
 
 
 def read_sheet(sheet: str | Path) -> pd.DataFrame:
-    """The sample sheet with absolute ``flair``/``mask`` paths and barcodes as ``case_id``."""
+    """The sample sheet with absolute ``flair``/``mask`` paths; ``case_id`` by
+    :func:`mgi.barcodes.case_key` (TCGA barcodes reduced to the case, other ids kept)."""
     sheet = Path(sheet)
     if not sheet.is_file():
         raise FileNotFoundError(f"{sheet}: sample sheet not found")
     table = pd.read_csv(sheet, sep="\t", dtype=str)
     missing = set(SHEET_COLUMNS) - set(table.columns)
     if missing:
-        raise ValueError(f"{sheet}: sample sheet lacks columns {sorted(missing)}")
+        why = (
+            " (training needs each FLAIR's tumour mask; `mgi predict` takes sheets without)"
+            if missing == {"mask"}
+            else ""
+        )
+        raise ValueError(f"{sheet}: sample sheet lacks columns {sorted(missing)}{why}")
     if table[list(SHEET_COLUMNS)].isna().any().any():
         raise ValueError(f"{sheet}: empty cells in columns {list(SHEET_COLUMNS)}")
     try:
-        table["case_id"] = [case_barcode(c) for c in table["case_id"]]
+        table["case_id"] = [case_key(c) for c in table["case_id"]]
     except ValueError as err:
         raise ValueError(f"{sheet}: {err}") from None
     dup = table["case_id"][table["case_id"].duplicated()].tolist()
@@ -115,8 +123,9 @@ def sheet_from_folder(
 ) -> pd.DataFrame:
     """A sample sheet found by folder patterns (``{case}/flair.nii.gz``, ``{case}/mask.nii.gz``).
 
-    ``{case}`` matches one path part holding the case barcode (``TCGA-CS-4941`` or a longer
-    name starting with it); every FLAIR found must have its mask, else an error names it.
+    ``{case}`` matches one path part: the case id (``PT001``), or a name holding a TCGA barcode
+    (``TCGA-CS-4941`` or a longer name starting with it: the case barcode); every FLAIR found
+    must have its mask, else an error names it.
     """
     root = Path(root)
     flair_pat, mask_pat = patterns
@@ -131,7 +140,7 @@ def sheet_from_folder(
         mask = root / mask_pat.replace("{case}", match.group(1))
         if not mask.is_file():
             raise FileNotFoundError(f"{path}: no mask at {mask}")
-        rows.append((case_barcode(match.group(1)), str(path), str(mask)))
+        rows.append((case_key(match.group(1)), str(path), str(mask)))
     if not rows:
         raise FileNotFoundError(f"{root}: no FLAIR volumes match {flair_pat!r}")
     table = pd.DataFrame(rows, columns=list(SHEET_COLUMNS))

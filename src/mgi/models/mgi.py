@@ -53,6 +53,12 @@ class MGISegmenter(nn.Module):
     """ViT + (optional) gene encoder + K pooled gene tokens + fusion decoder -> logits (B, 1, H, W).
 
     ``gene_encoder=None`` is the image-only model (same ViT and decoder, no genes).
+
+    ``no_genes_token=True`` (a model trained with ``finetune.gene_dropout``) adds a learned
+    "no genes" token set (K, C_gene) that stands in for the pooled gene tokens of items without
+    genes: ``forward(images, None)`` then predicts in the mode it was trained in, and
+    ``forward(images, genes, drop)`` replaces the tokens of the items where ``drop`` (B,) is true.
+    A gene model without it refuses ``genes=None`` (it was never trained without genes).
     """
 
     def __init__(
@@ -62,19 +68,46 @@ class MGISegmenter(nn.Module):
         gene_encoder: nn.Module | None,
         gene_pool: TokenPooling | None,
         decoder: FusionDecoder,
+        no_genes_token: bool = False,
     ) -> None:
         super().__init__()
         self.image_encoder = image_encoder
         self.gene_encoder = gene_encoder
         self.gene_pool = gene_pool
         self.decoder = decoder
+        self.no_genes = None
+        if no_genes_token:
+            if gene_pool is None:
+                raise ValueError("a no-genes token needs a gene model (not image_only)")
+            k, c = gene_pool.queries.shape
+            self.no_genes = nn.Parameter(torch.randn(1, k, c) * 0.02)
 
-    def forward(self, images: torch.Tensor, genes: torch.Tensor | None = None) -> torch.Tensor:
-        """images (B, 1, H, W), genes (B, G) or None -> mask logits (B, 1, H, W)."""
+    @property
+    def needs_genes(self) -> bool:
+        """True if this model cannot predict without an expression vector."""
+        return self.gene_encoder is not None and self.no_genes is None
+
+    def forward(
+        self,
+        images: torch.Tensor,
+        genes: torch.Tensor | None = None,
+        drop: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """images (B, 1, H, W), genes (B, G) or None, drop (B,) bool or None -> mask logits
+        (B, 1, H, W). ``drop`` marks items whose gene tokens become the no-genes token."""
         image_tokens, _ = self.image_encoder(images)  # B x C x h x w
         gene_tokens = None
-        if genes is not None and self.gene_encoder is not None:
-            gene_tokens = self.gene_pool(self.gene_encoder(genes))  # B x K x C_gene
+        if self.gene_encoder is not None:
+            if genes is None:
+                if self.no_genes is None:
+                    raise ValueError(
+                        "this model was trained with genes only: it needs an expression vector"
+                    )
+                gene_tokens = self.no_genes.expand(images.shape[0], -1, -1)
+            else:
+                gene_tokens = self.gene_pool(self.gene_encoder(genes))  # B x K x C_gene
+                if drop is not None and self.no_genes is not None:
+                    gene_tokens = torch.where(drop[:, None, None], self.no_genes, gene_tokens)
         return self.decoder(image_tokens, gene_tokens, images.shape[-2:])
 
     def load_pretrained(self, state_dict: dict[str, torch.Tensor]) -> None:

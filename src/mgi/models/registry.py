@@ -16,7 +16,7 @@ from mgi.models.baselines_gene import GroupAttentionBlock, MLPGeneEncoder, Trans
 from mgi.models.fusion_decoder import FusionDecoder
 from mgi.models.gene_encoder import GeneEncoder, GeneTokenizer
 from mgi.models.image_encoder import build_image_encoder
-from mgi.models.mamba_block import BiMamba, Mamba, ResidualBlock
+from mgi.models.mamba_block import MIXERS, BiMamba, ResidualBlock
 from mgi.models.mgi import MGIPretrain, MGISegmenter
 from mgi.models.pooling import TokenPooling
 from mgi.models.two_way_transformer import TwoWayTransformer
@@ -29,6 +29,8 @@ GENE_DEFAULTS: dict[str, Any] = {
     "d_conv": 4,  # Mamba causal conv width
     "expand": 2,  # Mamba inner width = expand * d_model
     "bidirectional": True,  # Mamba: forward + backward scan (gene order has no direction)
+    "block": "mamba1",  # Mamba: mamba1 (selective scan) or mamba2 (SSD; heads split d_inner)
+    "scan": "auto",  # runtime, not a build option: mgi.models.scan.set_mode (the same math)
     "heads": 4,  # transformer / group attention heads
     "group_size": 16,  # group attention: tokens per group
     "tokens": 8,  # MLP: output tokens
@@ -59,7 +61,12 @@ def _tokenizer(n_genes: int, o: dict[str, Any]) -> GeneTokenizer:
 
 def _mamba(n_genes: int, o: dict[str, Any]) -> GeneEncoder:
     kw = dict(d_model=o["d_model"], d_state=o["d_state"], d_conv=o["d_conv"], expand=o["expand"])
-    mixer = (lambda: BiMamba(**kw)) if o["bidirectional"] else (lambda: Mamba(**kw))
+    if o["block"] not in MIXERS:
+        raise ValueError(f"model.genes.block: {o['block']!r} is not one of {sorted(MIXERS)}")
+    if o["block"] == "mamba2":
+        kw["heads"] = o["heads"]
+    one = MIXERS[o["block"]]
+    mixer = (lambda: BiMamba(o["block"], **kw)) if o["bidirectional"] else (lambda: one(**kw))
     blocks = [ResidualBlock(mixer=mixer(), dim=o["d_model"]) for _ in range(o["layers"])]
     return GeneEncoder(tokenizer=_tokenizer(n_genes, o), blocks=blocks, dim=o["d_model"])
 
@@ -133,6 +140,7 @@ def _build_mgi(
     image: dict | None,
     genes: dict | None,
     fusion: dict | None,
+    no_genes_token: bool = False,
 ) -> MGISegmenter:
     img = _options(image, IMAGE_DEFAULTS, "image encoder")
     gen = _options(genes, GENE_DEFAULTS, "gene encoder")
@@ -156,7 +164,13 @@ def _build_mgi(
             tokens=fus["gene_tokens"],
             heads=_divisor_heads(gen["d_model"], fus["heads"]),
         )
-    return MGISegmenter(image_encoder=vit, gene_encoder=encoder, gene_pool=pool, decoder=decoder)
+    return MGISegmenter(
+        image_encoder=vit,
+        gene_encoder=encoder,
+        gene_pool=pool,
+        decoder=decoder,
+        no_genes_token=no_genes_token,
+    )
 
 
 def _divisor_heads(dim: int, heads: int) -> int:
@@ -175,12 +189,17 @@ def build_segmentation_model(
     embed_dim: int = 64,
     fusion: dict | None = None,
     baselines: dict | None = None,
+    no_genes_token: bool = False,
 ) -> nn.Module:
     """Segmentation model ``name`` -> module with forward(images (B,1,H,W), genes (B,G) | None)
-    -> logits (B, 1, H, W). Names: mgi, image_only, unet, resunet, deeplabv3plus, attention_unet."""
+    -> logits (B, 1, H, W). Names: mgi, image_only, unet, resunet, deeplabv3plus, attention_unet.
+    ``no_genes_token``: mgi with a learned "no genes" token (``finetune.gene_dropout``)."""
+    if no_genes_token and name != "mgi":
+        raise ValueError(f"a no-genes token needs the mgi model, not {name!r}")
     if name in ("mgi", "image_only"):
         return _build_mgi(
             with_genes=name == "mgi",
+            no_genes_token=no_genes_token,
             gene_encoder=gene_encoder,
             n_genes=n_genes,
             img_size=img_size,

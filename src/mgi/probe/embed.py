@@ -185,8 +185,8 @@ def embed_images(
 ) -> dict[str, Path]:
     """Write each image feature set's embeddings (``outs``: features -> path) of every patient
     of ``split``; the slices are chosen once. ``image_pretrained_random`` builds the ViT from
-    ``image`` (config ``model.image``) and ``seed`` (``pretrain.seed``); the others apply the ViT
-    of ``models[features]``."""
+    ``image`` (config ``model.image``) and ``seed`` (the first of ``pretrain.seeds``); the
+    others apply the ViT of ``models[features]``."""
     from mgi.imaging.store import SliceStore
     from mgi.provenance import provenance
 

@@ -28,6 +28,7 @@ from mgi.probe.scores import (
     percentile_ci,
     resample_weights,
 )
+from mgi.stats import bootstrap_p, holm
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ COLUMNS = [
     f"auroc_vs_{REFERENCE}",
     f"auroc_vs_{REFERENCE}_ci_low",
     f"auroc_vs_{REFERENCE}_ci_high",
+    "p",
+    "p_holm",
     "source",
     "slices",
 ]
@@ -101,7 +104,7 @@ def table2(
     ``features_order``."""
     source_of = {} if sources is None else dict(zip(sources.label, sources.source, strict=True))
     rows = []
-    diff_cols = COLUMNS[8:11]
+    diff_cols = COLUMNS[8:12]  # the difference, its CI and p (p_holm: over the whole table)
     for label, by_label in predictions.groupby("label", sort=False):
         folds = sorted(by_label.fold.unique())
         cases = {k: sorted(set(by_label.case_id[by_label.fold == k])) for k in folds}
@@ -142,14 +145,17 @@ def table2(
             )
         ref = next((r["auroc"] for r in label_rows if r["features"] == REFERENCE), None)
         for row in label_rows:
-            diff = (np.nan,) * 3
+            diff = (np.nan,) * 4
             if ref is not None and row["features"] != REFERENCE:
                 d = boot[row["features"]] - boot[REFERENCE]
                 what = f"{label} / {row['features']} - {REFERENCE}"
-                diff = (row["auroc"] - ref, *percentile_ci(d, confidence, what))
+                ci = percentile_ci(d, confidence, what)
+                p = bootstrap_p(d) if np.isfinite(ci).all() else np.nan  # none without a CI
+                diff = (row["auroc"] - ref, *ci, p)
             row.update(zip(diff_cols, diff, strict=True))
         rows += label_rows
     table = pd.DataFrame(rows, columns=COLUMNS)
+    table["p_holm"] = holm(table["p"].to_numpy(float))  # family: every label x feature set
     label_order = list(source_of) + [x for x in table.label.unique() if x not in source_of]
     feat_order = list(features_order) + [f for f in table.features.unique()
                                          if f not in features_order]  # fmt: skip
@@ -169,17 +175,23 @@ def write_table2(
     confidence: float = 0.95,
     seed: int = 0,
     config=None,
+    model_seeds=None,
+    data_terms: str = "",
 ) -> pd.DataFrame:
-    """Table 2 from the folds' predictions -> ``stem``.csv/.md/.json (mgi.tables.write_table)."""
+    """Table 2 from the folds' predictions -> ``stem``.csv/.md/.json/.tex
+    (mgi.tables.write_table, mgi.probe.tex); ``model_seeds`` (pretrain, finetune: the seeds of
+    the models probed) and ``data_terms`` (the data's licence) go under the table."""
     from mgi.probe.labels import SOURCE_COLUMNS
+    from mgi.probe.tex import table2_tex
     from mgi.tables import write_table
 
     report = pd.read_csv(sources, sep="\t", keep_default_na=False)
     if not set(SOURCE_COLUMNS) <= set(report.columns):
         raise ValueError(f"{sources}: not a label_sources table")
     used = report[report.status == "used"]
+    stacked = read_predictions(predictions)
     table = table2(
-        read_predictions(predictions),
+        stacked,
         used,
         slices=slices,
         features_order=features_order,
@@ -193,7 +205,9 @@ def write_table2(
         " patients) on frozen patient embeddings, scored on test patients (one-vs-rest macro for"
         " several classes; with cross-validation, per fold and averaged over the folds);"
         f" {confidence:.0%} bootstrap CIs over patients ({n_resamples} resamples)."
-        f" `auroc_vs_{REFERENCE}`: paired difference to the same ViT without pre-training."
+        f" `auroc_vs_{REFERENCE}`: paired difference to the same ViT without pre-training;"
+        " `p`: its two-sided p-value from the same resamples; `p_holm`: Holm-adjusted over the"
+        f" table's {int(table.p.notna().sum())} comparisons (every label x feature set)."
         " Chance is 0.5."
     )
     if len(skipped):
@@ -202,6 +216,8 @@ def write_table2(
             + "; ".join(f"{r.label} ({r.reason})" for r in skipped.itertuples())
             + "."
         )
+    if data_terms:
+        note += f" Data: {data_terms}"
     files = {f"predictions_{k}": str(p) for k, p in enumerate(predictions)}
     write_table(
         table,
@@ -211,5 +227,12 @@ def write_table2(
         sources={**files, "label_sources": str(sources)},
         config=config,
         seed=seed,
+        tex=table2_tex(
+            table,
+            n_folds=int(stacked.fold.nunique()) if "fold" in stacked else 1,
+            confidence=confidence,
+            model_seeds=model_seeds,
+            data_terms=data_terms,
+        ),
     )
     return table

@@ -35,7 +35,7 @@ from mgi.train.augment import augmented
 from mgi.train.loop import Task, autocast, collate, fit
 from mgi.train.outputs import fingerprint, save_run
 from mgi.train.select import BestEpoch, chosen_epoch
-from mgi.train.specs import FinetuneSpec, Optim
+from mgi.train.specs import FinetuneSpec, Loop, Optim
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +67,24 @@ class Run:
         raise ValueError(f"unknown fine-tuning run {name!r}; known: {TABLE1} and mgi-<encoder>")
 
 
-def build_segmentation_model(run: Run, *, n_genes: int, img_size: int, model: dict[str, Any]):
-    """``mgi.models.build_segmentation_model`` for ``run`` (``model``: config ``model:``)."""
+def build_segmentation_model(
+    run: Run, *, n_genes: int, img_size: int, model: dict[str, Any], no_genes_token: bool = False
+):
+    """``mgi.models.build_segmentation_model`` for ``run`` (``model``: config ``model:``;
+    ``no_genes_token``: a gene run trained with ``finetune.gene_dropout``)."""
     from mgi.models import build_segmentation_model as build
 
     kwargs = dict(model)
     if run.gene_encoder is not None:
         kwargs["gene_encoder"] = run.gene_encoder
+    if no_genes_token:
+        kwargs["no_genes_token"] = True
     return build(run.method, img_size=img_size, n_genes=n_genes, **kwargs)
+
+
+def has_no_genes_token(run: Run, spec: FinetuneSpec) -> bool:
+    """Whether ``run`` trains a "no genes" token (a gene run with ``gene_dropout`` > 0)."""
+    return run.uses_genes and spec.gene_dropout > 0
 
 
 def segmentation_task(dataset: SliceGeneDataset, run: Run, spec: FinetuneSpec, seed: int) -> Task:
@@ -100,10 +110,13 @@ def segmentation_task(dataset: SliceGeneDataset, run: Run, spec: FinetuneSpec, s
         return out
 
     def loss(model, batch) -> torch.Tensor:
-        genes = None
+        genes = drop = None
         if run.uses_genes:  # noise: the model must read gene modules, not memorise patients
             genes = batch["genes"] + spec.gene_noise * torch.randn_like(batch["genes"])
-        logits = model(batch["image"], genes)  # B x 1 x H x W
+            if spec.gene_dropout > 0:  # items trained as a patient without RNA-seq
+                drop = torch.rand(len(genes), device=genes.device) < spec.gene_dropout
+        extra = (drop,) if drop is not None else ()  # only an mgi model takes ``drop``
+        logits = model(batch["image"], genes, *extra)  # B x 1 x H x W
         return criterion(logits.float(), batch["mask"])
 
     # The ViT keeps the base lr; decoder, gene pooling and gene encoder (which must pick up
@@ -123,9 +136,16 @@ def segmentation_task(dataset: SliceGeneDataset, run: Run, spec: FinetuneSpec, s
 
 @torch.no_grad()
 def predict(
-    model, dataset: SliceGeneDataset, run: Run, batch_size: int, precision: str = "bf16"
+    model,
+    dataset: SliceGeneDataset,
+    run: Run,
+    batch_size: int,
+    precision: str = "bf16",
+    *,
+    with_genes: bool = True,
 ) -> np.ndarray:
-    """Sigmoid probabilities (N, H, W) float16 for every item of ``dataset``, in order."""
+    """Sigmoid probabilities (N, H, W) float16 for every item of ``dataset``, in order
+    (``with_genes=False``: a gene run predicts through its no-genes token)."""
     model.eval()
     device = next(model.parameters()).device
     out = np.empty(tuple(dataset.images.shape), dtype=np.float16)  # filled in place, no concat
@@ -133,7 +153,8 @@ def predict(
         stop = min(start + batch_size, len(dataset))
         batch = collate(dataset, range(start, stop), device)
         with autocast(device, precision):
-            logits = model(batch["image"], batch["genes"] if run.uses_genes else None)
+            genes = batch["genes"] if run.uses_genes and with_genes else None
+            logits = model(batch["image"], genes)
         out[start:stop] = torch.sigmoid(logits.float())[:, 0].cpu().numpy()
     return out
 
@@ -185,11 +206,13 @@ def finetune(
     opt: Optim,
     model: dict[str, Any],
     resume: bool = True,
+    loop: Loop | None = None,
 ) -> torch.nn.Module:
     """Train ``run``; write ``out_dir``/{model.pt, history.csv, predictions.npz}.
 
     With validation patients in ``split`` every epoch records ``val_dice`` (mean per-patient 3-D
     Dice); ``spec.select == "val_dice"`` keeps the best such epoch's weights, else the last.
+    ``loop``: workers, checkpoint interval, TensorBoard (:class:`mgi.train.specs.Loop`).
 
     ``predictions.npz``: ``rows`` int64 (store rows of every test-patient slice, store order)
     and ``prob`` float16 (n, H, W) sigmoid probabilities at store resolution.
@@ -202,7 +225,10 @@ def finetune(
     train, val, test = _cohorts(store, matrix, zscore, split, run, spec)
     img_size = int(store.images.shape[-1])
     torch.manual_seed(opt.seed)
-    net = build_segmentation_model(run, n_genes=train.n_genes, img_size=img_size, model=model)
+    no_genes = has_no_genes_token(run, spec)
+    net = build_segmentation_model(
+        run, n_genes=train.n_genes, img_size=img_size, model=model, no_genes_token=no_genes
+    )
     inputs = [Path(store.path) / "images.npy", matrix, zscore, split]
     if run.gene_encoder is not None:
         if pretrained is None:
@@ -220,7 +246,7 @@ def finetune(
     task = segmentation_task(dataset, run, spec, opt.seed)
     key = config_hash({**config, "optim": asdict(opt)})  # fit's checkpoint key
     task.metrics = _selector(store, val, run, spec, ckpt_dir, key, opt.precision)
-    history = fit(net, task, opt, ckpt_dir=ckpt_dir, config=config)
+    history = fit(net, task, opt, ckpt_dir=ckpt_dir, config=config, loop=loop)
     epoch = len(history)
     if spec.select == "val_dice":  # validation patients choose; test patients never do
         task.metrics.restore(net)
@@ -250,6 +276,7 @@ def finetune(
         n_genes=train.n_genes,
         img_size=img_size,
         model_config=model,
+        no_genes_token=no_genes,
     )
     if task.metrics is not None:  # once the outputs exist, like the checkpoints
         task.metrics.clear()

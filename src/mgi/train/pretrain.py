@@ -26,7 +26,7 @@ from mgi.data import (
 from mgi.train import checkpoint
 from mgi.train.loop import Task, fit
 from mgi.train.outputs import fingerprint, save_run
-from mgi.train.specs import Optim, PretrainSpec
+from mgi.train.specs import Loop, Optim, PretrainSpec
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,8 @@ def contrastive_task(dataset: SliceGeneDataset, spec: PretrainSpec, seed: int) -
 
     def loss(model, batch) -> torch.Tensor:
         image_emb, gene_emb = model(batch["image"], batch["genes"])  # (B, E) each
-        return criterion(image_emb.float(), gene_emb.float(), logit_scale(model).float())
+        # logits and loss in float32 with autocast off (mgi.losses), inside the step's autocast
+        return criterion(image_emb, gene_emb, logit_scale(model))
 
     return Task(
         dataset,
@@ -89,11 +90,13 @@ def pretrain(
     opt: Optim,
     model: dict[str, Any],
     resume: bool = True,
+    loop: Loop | None = None,
 ) -> torch.nn.Module:
     """Train, then write ``out_dir``/{model.pt, metrics.csv, retrieval.csv}; returns the model.
 
     Resumes from ``ckpt_dir`` when it holds a checkpoint of this exact run (``resume=False``:
     clears it first); removes the checkpoints once the outputs are written.
+    ``loop``: workers, checkpoint interval, TensorBoard (:class:`mgi.train.specs.Loop`).
     """
     from mgi.imaging import SliceStore
     from mgi.train.retrieval import retrieval
@@ -118,9 +121,8 @@ def pretrain(
         "model": model,
         "inputs": fingerprint(*(Path(store.path) / "images.npy", matrix, zscore, split)),
     }
-    history = fit(
-        net, contrastive_task(dataset, spec, opt.seed), opt, ckpt_dir=ckpt_dir, config=config
-    )
+    task = contrastive_task(dataset, spec, opt.seed)
+    history = fit(net, task, opt, ckpt_dir=ckpt_dir, config=config, loop=loop)
     test_data = SliceGeneDataset(store.images, store.masks, test)
     scores = retrieval(net, test_data, spec.batch_size, opt.precision)
     save_run(

@@ -23,6 +23,17 @@ class Optim:
 
 
 @dataclass(frozen=True)
+class Loop:
+    """Runtime knobs of the training loop: they change no result, so they are neither in a
+    checkpoint's key nor in a job's cache key (scheduler keys of ``pretrain:`` / ``finetune:``)."""
+
+    workers: int = 0  # DataLoader worker processes (0: load in the training process)
+    checkpoint_minutes: float = 10.0  # checkpoint this often (0: every epoch); + signals, end
+    check_every: int = 50  # steps between non-finite loss checks (the only host syncs)
+    tensorboard: str = ""  # folder for TensorBoard event files ("": none)
+
+
+@dataclass(frozen=True)
 class PretrainSpec:
     """What one pre-training run is."""
 
@@ -62,6 +73,7 @@ class FinetuneSpec:
     batch_size: int = 16  # slices per batch
     empty_ratio: float = 1.0  # tumour-free slices drawn per tumour slice each epoch (<0: all)
     gene_noise: float = 0.0  # std of Gaussian noise added to z-scored genes in training
+    gene_dropout: float = 0.0  # per item: gene tokens -> a learned no-genes token
     ce_weight: float = 1.0  # weight of the BCE term beside Dice (MONAI DiceCELoss lambda_ce)
     head_lr_mult: float = 1.0  # lr multiplier of the parts not pre-trained (decoder, pooling)
     shuffle_seed: int = 1  # the derangement of mgi_shuffled
