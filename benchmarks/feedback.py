@@ -123,11 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cores", type=int, default=2, help="snakemake --cores")
     parser.add_argument("--workers", type=int, default=2, help="pytest -n")
     parser.add_argument("--pytest-args", default="", help="extra pytest arguments")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (results)")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     rows = []
     with tempfile.TemporaryDirectory(prefix="mgi-feedback-") as tmp:
+        tmp = args.keep or tmp
         if args.only in (None, "demo"):
             row, rules = demo(fresh_copy(Path(tmp) / "demo"), args.cores)
             rows.append(row)

@@ -62,3 +62,24 @@ def finished_demo(tmp_path_factory) -> Path:
     if returncode != "0":
         pytest.fail(f"the shared finished demo failed; see {out}:\n{Path(out).read_text()[-3000:]}")
     return work
+
+
+# The files that take minutes (whole DAGs, paper-scale steps, training to a Dice), longest first.
+# pytest-xdist (--dist loadfile) hands files out in collection order, so starting these first
+# keeps the suite's tail short on 2 workers (longest-processing-time-first scheduling).
+SLOW_FIRST = (
+    "test_slurm.py",
+    "test_gene_signal.py",
+    "test_paper_scale.py",
+    "test_cv.py",
+    "test_cache_keys.py",
+    "test_bundle_workflow.py",
+    "test_imaging_fetch.py",
+    "test_config.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the slow files first (see SLOW_FIRST); order within a file is kept."""
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST)))

@@ -122,6 +122,7 @@ def _split(work: Path, k: int) -> dict[str, set[str]]:
     return {s: set(table.case_id[table.split == s]) for s in ("train", "val", "test")}
 
 
+@pytest.mark.slow
 def test_no_test_patient_reaches_its_folds_training(cv_run):
     from mgi.expression import read_matrix, read_zscore
 
@@ -155,6 +156,7 @@ def test_no_test_patient_reaches_its_folds_training(cv_run):
     assert metrics["n_folds"] == 2 and metrics["n_test_patients"] == len(paired)
 
 
+@pytest.mark.slow
 def test_each_folds_probe_reads_its_own_encoders_and_scores_its_test_patients(cv_run):
     from mgi.probe.embed import read_embeddings
 

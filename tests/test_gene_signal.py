@@ -13,6 +13,8 @@ import torch
 
 from mgi.models import build_segmentation_model
 
+pytestmark = pytest.mark.slow  # trains to a Dice: minutes on 2 cores
+
 IMG, N_GENES, SUBTYPE_GENES = 64, 60, 12
 MODEL = {
     "image": {"preset": "tiny", "patch_size": 8, "depth": 1},

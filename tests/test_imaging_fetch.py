@@ -136,6 +136,7 @@ def test_the_real_sample_goes_through_to_slices(shared_data, tmp_path, monkeypat
     assert set(store.index.case_id) == {"TCGA-CS-4941", "TCGA-DU-7010"}
 
 
+@pytest.mark.slow
 def test_snakemake_paper_config_fetches_the_images_and_splits(repo, tmp_path):
     """configs/tcga-lgg.yaml with no images on disk: GDC and Kaggle stand-ins -> split.tsv,
     stratified on a data.csv column, and Table 2's labels.tsv: IDH and 1p/19q from the GDC's

@@ -28,6 +28,9 @@ LOCAL = {
     "probe_labels",
     "probe_table2",
     "report_table2",
+    "report_fold_boxplot",
+    "external_evaluate",
+    "external_table",
 }
 
 

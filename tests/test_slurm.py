@@ -103,8 +103,16 @@ def _jobs(log: str) -> dict[int, tuple[bool, str, str]]:
     return jobs
 
 
-# Rules that run where Snakemake runs (the login node): the demo downloads nothing.
-LOCAL_RULES = LOCAL - {"gdc_download", "gdc_cases", "gdc_markers", "imaging_fetch"}
+# Rules that run where Snakemake runs (the login node): the demo downloads nothing and has no
+# external cohort.
+LOCAL_RULES = LOCAL - {
+    "gdc_download",
+    "gdc_cases",
+    "gdc_markers",
+    "imaging_fetch",
+    "external_evaluate",
+    "external_table",
+}
 
 
 def test_every_job_ran_as_a_slurm_job_but_the_local_rules(runs, cluster):

@@ -31,7 +31,7 @@ PATIENT_COLUMNS = frozenset(
     {"case_id", "dice", "dice_slice", "dice_slice_all", "hd95", "n_slices", "n_tumour_slices"}
 )
 PATIENT_METRICS = ["dice", "dice_slice", "dice_slice_all", "hd95"]
-SUMMARY_COLUMNS = (
+SUMMARY_COLUMNS = (  # a run's summary columns, in Table 1's order (mgi.tables, bundle cards)
     "dice",
     "dice_ci_low",
     "dice_ci_high",

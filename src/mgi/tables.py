@@ -18,6 +18,7 @@ import pandas as pd
 
 from mgi.atomic import atomic_path
 from mgi.provenance import provenance
+from mgi.table1 import SUMMARY_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +45,7 @@ PAPER_DICE = {
 EXTRA_ROWS = {"mgi_no_genes": "mgi (no genes at test)"}  # finetune.gene_dropout > 0
 # The run every other is compared with, patient by patient: the same ViT and decoder, no genes.
 REFERENCE_RUN = "image_only"
-METRIC_COLUMNS = (
-    "dice",
-    "dice_ci_low",
-    "dice_ci_high",
-    "dice_slice",
-    "dice_slice_all",
-    "hd95",
-    "n_test_patients",
-)
+METRIC_COLUMNS = SUMMARY_COLUMNS
 
 
 # Columns of a summary pooled over cross-validation folds (mgi.cv.pool_run) only.

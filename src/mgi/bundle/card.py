@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from mgi.table1 import SUMMARY_COLUMNS
+
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
@@ -21,15 +23,7 @@ def _cap(text: str) -> str:
 def _row(metrics: dict[str, Any] | None) -> str:
     if not metrics:
         return "Not evaluated when this bundle was exported.\n"
-    cols = [
-        "dice",
-        "dice_ci_low",
-        "dice_ci_high",
-        "dice_slice",
-        "dice_slice_all",
-        "hd95",
-        "n_test_patients",
-    ]
+    cols = list(SUMMARY_COLUMNS)
     head = "| " + " | ".join(cols) + " |\n|" + "|".join(" --- " for _ in cols) + "|\n"
     return head + "| " + " | ".join(_fmt(metrics.get(c, "")) for c in cols) + " |\n"
 
