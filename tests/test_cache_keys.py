@@ -168,7 +168,7 @@ EXPECTED: dict[str, tuple[object, set[str]]] = {
     "model.fusion.depth": (1, ft(*PRETRAINED)),
     "model.fusion.dim": (32, ft(*PRETRAINED)),
     "model.fusion.mlp_dim": (64, ft(*PRETRAINED)),
-    "model.baselines.channels": ([8, 16, 32, 64, 128], ft("unet", "resunet", "attention_unet")),
+    "model.baselines.channels": ([4, 8, 16, 32, 64], ft("unet", "resunet", "attention_unet")),
     "model.baselines.encoder": ("resnet18", ft("deeplabv3plus")),
     "evaluate.threshold": (0.4, SCORE),
     "evaluate.bootstrap": (500, ev(*RUNS) | {"probe_table2"}),
@@ -220,7 +220,8 @@ EXPECTED: dict[str, tuple[object, set[str]]] = {
     ),
     "finetune.ce_weight": (1.0, ALL_FT),
     "finetune.head_lr_mult": (2.0, ft(*PRETRAINED)),
-    "finetune.lr": (1.0e-4, ALL_FT),
+    "finetune.lr": (1.0e-4, ft(*PRETRAINED)),  # the demo's baselines train at baseline_lr
+    "finetune.baseline_lr": (1.0e-3, ft(*BASELINES)),
     "finetune.weight_decay": (0.1, ALL_FT),
     "finetune.warmup_epochs": (1.0, ALL_FT),
     "finetune.min_lr_ratio": (0.1, ALL_FT),
@@ -411,4 +412,8 @@ def test_finetune_keys_of_a_run(repo):
     assert "head_lr_mult" not in spec["unet"] and spec["mgi-mlp"]["gene_encoder"] == "mlp"
     assert [r for r in RUNS if "shuffle_seed" in spec[r]] == ["mgi_shuffled"]
     for run in RUNS:
-        assert not set(spec[run]) & {*keys.SCHEDULER, "predict_batch"}
+        assert not set(spec[run]) & {*keys.SCHEDULER, "predict_batch", "baseline_lr"}
+    # a baseline's lr is baseline_lr where set, else lr (the key, and the cache, unchanged)
+    assert spec["unet"]["lr"] == config["finetune"]["baseline_lr"] != spec["mgi"]["lr"]
+    config["finetune"]["baseline_lr"] = None
+    assert keys.finetune(config, "unet") == {**spec["unet"], "lr": config["finetune"]["lr"]}

@@ -152,12 +152,14 @@ def finetune(config: dict[str, Any], run: str, seed: int | None = None) -> dict[
     """The fine-tuning settings ``run`` reads with fine-tuning seed ``seed`` (default: the first
     of ``finetune.seeds``): the shared budget, plus ``head_lr_mult`` and ``gene_encoder`` for
     runs that start from pre-training, ``gene_noise`` for runs that read genes,
-    ``shuffle_seed`` for the negative control."""
+    ``shuffle_seed`` for the negative control. A baseline's ``lr`` is ``baseline_lr`` where set."""
     section = seeded(config["finetune"], seed)
     out = _pick(section, FINETUNE_COMMON)
     encoder = run_encoder(config, run)
     if encoder is not None:
         out.update(head_lr_mult=section["head_lr_mult"], gene_encoder=encoder)
+    elif section.get("baseline_lr") is not None:  # null: ``lr``, and the baselines keep their cache
+        out["lr"] = section["baseline_lr"]
     if run.startswith("mgi"):  # mgi, mgi_shuffled, mgi-<encoder>
         out["gene_noise"] = section["gene_noise"]
         if section["gene_dropout"] > 0:  # only when on: runs made before the key keep their cache
