@@ -41,8 +41,10 @@ SUMMARY = re.compile(r"=+ (.*(?:passed|failed).*) in [\d.]+s", re.M)
 
 
 def _commit() -> str:
+    """The checkout's commit, ``+dirty`` when tracked files differ from it (what was timed)."""
     done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True)
-    return done.stdout.decode().strip() or "unknown"
+    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=REPO).returncode != 0
+    return (done.stdout.decode().strip() or "unknown") + ("+dirty" if dirty else "")
 
 
 def fresh_copy(dest: Path) -> Path:
