@@ -9,18 +9,15 @@ per-patient ``dice``) and ``n_folds`` say how much the folds disagree.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from mgi import metrics
-from mgi.atomic import atomic_path
-from mgi.evaluate import DEFINITIONS
+from mgi.evaluate import DEFINITIONS, write_scores
 from mgi.provenance import provenance
 
 log = logging.getLogger(__name__)
@@ -82,10 +79,7 @@ def pool_run(
         "inputs": {"per_patient": [str(p) for p in per_patient]},
         "provenance": provenance(config, seed),
     }
-    with atomic_path(per_patient_out) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
-    with atomic_path(summary_out) as tmp:
-        tmp.write_text(json.dumps(summary, indent=1, default=_plain))
+    write_scores(table, per_patient_out, summary, summary_out)
     log.info(
         "%s: dice %.3f [%.3f, %.3f] over %d patients of %d folds (fold SD %.3f)",
         run,
@@ -97,7 +91,3 @@ def pool_run(
         pooled["dice_fold_sd"],
     )
     return summary
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else str(value)

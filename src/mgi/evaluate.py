@@ -91,6 +91,21 @@ def per_patient(store, rows: np.ndarray, prob: np.ndarray, *, threshold: float) 
     return pd.DataFrame.from_records(records)
 
 
+def _plain(value: Any) -> Any:
+    """JSON for what ``json`` cannot write: numpy scalars as numbers, anything else as text."""
+    return value.item() if isinstance(value, np.generic) else str(value)
+
+
+def write_scores(
+    table: pd.DataFrame, per_patient_out: str | Path, summary: dict, summary_out: str | Path
+) -> None:
+    """A run's per-patient CSV and its summary JSON, each written atomically."""
+    with atomic_path(per_patient_out) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+    with atomic_path(summary_out) as tmp:
+        tmp.write_text(json.dumps(summary, indent=1, default=_plain))
+
+
 def evaluate_run(
     predictions: str | Path,
     store_path: str | Path,
@@ -131,10 +146,7 @@ def evaluate_run(
         "inputs": {"predictions": str(predictions), "store": str(store_path), "split": str(split)},
         "provenance": provenance(config, seed),
     }
-    with atomic_path(per_patient_out) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
-    with atomic_path(summary_out) as tmp:
-        tmp.write_text(json.dumps(summary, indent=1, default=str))
+    write_scores(table, per_patient_out, summary, summary_out)
     m = summary["metrics"]
     log.info(
         "%s: dice %.3f [%.3f, %.3f], dice_slice %.3f, dice_slice_all %.3f, hd95 %.2f (%d patients)",

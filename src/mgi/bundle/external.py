@@ -4,7 +4,6 @@ CIs and paired differences to ``image_only``)."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,8 +12,7 @@ from typing import Any
 import pandas as pd
 
 from mgi import metrics
-from mgi.atomic import atomic_path
-from mgi.evaluate import DEFINITIONS
+from mgi.evaluate import DEFINITIONS, write_scores
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +42,7 @@ def evaluate_predictions(
         "settings": {"bootstrap_resamples": n_resamples, "confidence": confidence, "seed": seed},
         "inputs": {"predictions": str(predictions)},
     }
-    with atomic_path(per_patient_out) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
-    with atomic_path(summary_out) as tmp:
-        tmp.write_text(json.dumps(summary, indent=1, default=str))
+    write_scores(table, per_patient_out, summary, summary_out)
     log.info(
         "%s on %s: dice %.3f (%d patients)",
         run,
