@@ -227,3 +227,14 @@ def test_resume_mid_epoch_with_loader_workers_matches_an_uninterrupted_run(tmp_p
     resumed = _model()
     fit(resumed, _task(), OPT, ckpt_dir=tmp_path / "b", config={}, loop=two)
     torch.testing.assert_close(_weights(resumed), _weights(straight), rtol=0, atol=0)
+
+
+def test_loop_knobs_of_a_config_section(repo):
+    """What the training rules pass: the section's scheduler keys, TensorBoard beside the log."""
+    import mgi.config
+
+    config = mgi.config.load([], workdir=repo)
+    section = {**config["finetune"], "workers": 2, "checkpoint_minutes": 0}
+    assert Loop.of_section(section, "logs/finetune/mgi.log") == Loop(2, 0, tensorboard="")
+    board = Loop.of_section({**section, "tensorboard": True}, "logs/finetune/mgi.log")
+    assert board.tensorboard == "logs/finetune/mgi.tensorboard"

@@ -27,11 +27,5 @@ finetune(
     opt=from_mapping(Optim, cfg, device=knobs["device"]),
     model=snakemake.params.model,
     resume=True,  # a rerun after SIGTERM (time limit, pre-emption) continues from the checkpoint
-    loop=Loop(  # scheduler keys: they change no result
-        workers=knobs["workers"],
-        checkpoint_minutes=knobs["checkpoint_minutes"],
-        tensorboard=str(Path(snakemake.log[0]).with_suffix(".tensorboard"))
-        if knobs["tensorboard"]
-        else "",
-    ),
+    loop=Loop.of_section(knobs, snakemake.log[0]),  # scheduler keys: they change no result
 )

@@ -3,7 +3,9 @@ from these fields, and ``mgi --help`` stays fast)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 
@@ -31,6 +33,13 @@ class Loop:
     checkpoint_minutes: float = 10.0  # checkpoint this often (0: every epoch); + signals, end
     check_every: int = 50  # steps between non-finite loss checks (the only host syncs)
     tensorboard: str = ""  # folder for TensorBoard event files ("": none)
+
+    @classmethod
+    def of_section(cls, section: Mapping[str, Any], log: str | Path) -> Loop:
+        """The knobs of a ``pretrain:`` / ``finetune:`` config section; TensorBoard files go
+        beside the job's ``log`` (``<log stem>.tensorboard``) where the section turns them on."""
+        board = str(Path(log).with_suffix(".tensorboard")) if section["tensorboard"] else ""
+        return cls(section["workers"], section["checkpoint_minutes"], tensorboard=board)
 
 
 @dataclass(frozen=True)
