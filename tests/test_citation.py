@@ -18,7 +18,7 @@ tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 
 def test_license_file_is_the_mit_licence_pyproject_names(repo):
     project = tomllib.loads((repo / "pyproject.toml").read_text())["project"]
-    assert project["license"] == {"text": "MIT"}
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
     text = (repo / "LICENSE").read_text()
     assert text.startswith("MIT License") and "WITHOUT WARRANTY OF ANY KIND" in text
 
